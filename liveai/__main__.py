@@ -1,0 +1,5 @@
+"""``python -m liveai`` runs the CLI."""
+
+from liveai.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Turns the input stream into FeatureFrames, hop by hop, causally."""

@@ -1,0 +1,98 @@
+"""Levels, band energies, spectrum and waveform rows: the first fields of every FeatureFrame."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from liveai.dsp import levels as k
+from liveai.frame import N_BANDS, SPECTRUM_BINS, WAVEFORM_SAMPLES
+
+#: Display mappings (fixed for now; adaptive normalisation comes with the listening engine).
+LEVEL_DB_RANGE = (-60.0, 0.0)
+BAND_DB_RANGE = (-80.0, -10.0)
+SPECTRUM_DB_RANGE = (-100.0, -30.0)  # WebAudio's AnalyserNode defaults
+SPECTRUM_SMOOTHING = 0.8
+
+
+class LevelAnalyzer:
+    """Streaming level analysis, one hop at a time.
+
+    Parameters
+    ----------
+    sample_rate_hz : int
+    hop_length : int
+        Samples per call of :meth:`process_hop`.
+    n_fft : int
+        FFT size; frames cover the last ``n_fft`` samples (Hann window).
+
+    Attributes
+    ----------
+    latency_samples : int
+        0 for levels (they describe the hop just received); band energies are centred
+        ``n_fft / 2`` samples back.
+    """
+
+    latency_samples = 0
+
+    def __init__(self, sample_rate_hz: int, hop_length: int = 512, n_fft: int = 2048) -> None:
+        if hop_length > n_fft:
+            raise ValueError(f"hop_length {hop_length} > n_fft {n_fft}")
+        self.sample_rate_hz = int(sample_rate_hz)
+        self.hop_length = int(hop_length)
+        self.n_fft = int(n_fft)
+        self._window = np.hanning(n_fft + 1)[:n_fft]
+        self._norm = 2.0 / (n_fft * float(np.sum(self._window**2)))
+        self._lo, self._hi, self.band_edges_hz = k.log_band_edges(sample_rate_hz, n_fft, N_BANDS)
+        self._mono = np.zeros(hop_length, dtype=np.float32)
+        self._buf = np.zeros(n_fft, dtype=np.float64)
+        self._windowed = np.zeros(n_fft, dtype=np.float64)
+        self._spec = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
+        self._band_db = np.zeros(N_BANDS, dtype=np.float32)
+        self._spec_state = np.zeros(SPECTRUM_BINS, dtype=np.float64)
+        self._spec_row = np.zeros(SPECTRUM_BINS, dtype=np.float32)
+        self._n_spec = min(SPECTRUM_BINS, self._spec.shape[0])
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all history."""
+        self._buf[:] = 0.0
+        self._spec_state[:] = 0.0
+        self.samples_seen = 0
+        self.nonfinite_samples = 0
+
+    def process_hop(self, hop: np.ndarray, frame: np.ndarray) -> None:
+        """Analyse one hop and fill the level fields of ``frame``.
+
+        Parameters
+        ----------
+        hop : np.ndarray, shape (hop_length, channels), float32
+            The next samples; NaN/Inf count as silence (and are counted).
+        frame : np.ndarray
+            A 0-d FRAME_DTYPE array; ``rms_db``, ``peak_db``, ``level``, ``band_db``,
+            ``band_level``, ``spectrum``, ``waveform``, ``stream_time_samples``,
+            ``nonfinite_samples`` are written.
+        """
+        self.nonfinite_samples += k.mix_to_mono(hop, self._mono)
+        rms_db, peak_db = k.rms_peak_db(self._mono)
+        k.shift_append(self._buf, self._mono)
+        k.apply_window(self._buf, self._window, self._windowed)
+        np.fft.rfft(self._windowed, out=self._spec)
+        k.band_powers_db(self._spec, self._lo, self._hi, self._norm, self._band_db)
+        k.spectrum_row(self._spec, float(self.n_fft), SPECTRUM_SMOOTHING, self._spec_state,
+                       SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self._spec_row)
+        self.samples_seen += hop.shape[0]
+        frame["stream_time_samples"] = self.samples_seen
+        frame["rms_db"] = rms_db
+        frame["peak_db"] = peak_db
+        frame["level"] = _unit(rms_db, LEVEL_DB_RANGE)
+        frame["band_db"] = self._band_db
+        lo, hi = BAND_DB_RANGE
+        np.clip((self._band_db - lo) / (hi - lo), 0.0, 1.0, out=frame["band_level"])
+        frame["spectrum"][: self._n_spec] = self._spec_row[: self._n_spec]
+        frame["waveform"] = self._buf[-WAVEFORM_SAMPLES:]
+        frame["nonfinite_samples"] = self.nonfinite_samples
+
+
+def _unit(value_db: float, db_range: tuple[float, float]) -> float:
+    lo, hi = db_range
+    return min(max((value_db - lo) / (hi - lo), 0.0), 1.0)

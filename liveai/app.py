@@ -1,0 +1,392 @@
+"""The one place that wires liveai together: source → ring → analysis → shared record → projectors.
+
+The engine process owns the audio and never imports GL. Projectors are child processes
+(``python -m liveai.visuals.projector``) that map the shared record; the engine supervises them
+and restarts one that dies, while the audio keeps running untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from liveai.analysis.levels import LevelAnalyzer
+from liveai.audio.devices import find_device
+from liveai.audio.ring import SpscRing
+from liveai.audio.sources import DemoSource, DeviceSource, FileSource, Source
+from liveai.config import ProjectorConfig, ShowConfig
+from liveai.dsp.levels import warm_up
+from liveai.errors import DeviceError, LiveAIError
+from liveai.frame import INPUT_ENDED, INPUT_LOST, INPUT_OK, SOURCE_KINDS, SharedRecord, new_frame
+from liveai.log import RateLimitedLogger
+
+log = logging.getLogger(__name__)
+
+#: Longest time (s) a Python thread keeps the GIL while the audio callback waits for it.
+SWITCH_INTERVAL_S = 0.0005
+
+#: Don't let libjack start a JACK server behind the user's back when PortAudio probes for one.
+os.environ.setdefault("JACK_NO_START_SERVER", "1")
+
+
+def has_display() -> bool:
+    """True when a window can be opened (X11 or Wayland)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def build_source(config: ShowConfig, *, demo: bool = False, file: str | None = None,
+                 realtime: bool = True) -> Source:
+    """Choose the audio source the preset (and the command line) asks for.
+
+    With ``source = "auto"`` and no input device on the machine, the built-in demo groove
+    plays instead and the log says so. An input named explicitly that is not there is an error.
+
+    Raises
+    ------
+    DeviceError, SourceError
+        With a message that names the device or file.
+    """
+    a = config.audio
+    kind = "demo" if demo else ("file" if file else a.source)
+    if kind == "demo":
+        return DemoSource(a.sample_rate_hz, a.block_size, channels=2, realtime=realtime)
+    if kind == "file":
+        return FileSource(file or a.file, block_size=a.block_size, realtime=realtime,
+                          loop=a.file_loop)
+    stream_kwargs = dict(
+        input=a.input, output=a.output, duplex=a.duplex, sample_rate_hz=a.sample_rate_hz,
+        block_size=a.block_size, input_channels=tuple(a.input_channels),
+        reconnect_max_s=a.reconnect_max_s,
+    )
+    if kind == "auto":
+        try:
+            find_device(a.input, "input")
+        except DeviceError:
+            if a.input:
+                raise
+            log.warning("No audio input device found: playing the built-in demo groove "
+                        "instead. Run 'liveai devices' to pick an input.")
+            return DemoSource(a.sample_rate_hz, a.block_size, channels=2, realtime=realtime)
+    return DeviceSource(**stream_kwargs)
+
+
+class ProjectorSupervisor:
+    """Starts one projector child process and restarts it whenever it dies.
+
+    Parameters
+    ----------
+    record : SharedRecord
+        The engine's record; the child maps ``record.path``.
+    slot : int
+        The status slot this projector writes.
+    config : ProjectorConfig
+    headless : bool
+        Render offscreen through EGL instead of opening a window.
+    """
+
+    def __init__(self, record: SharedRecord, slot: int, config: ProjectorConfig,
+                 headless: bool) -> None:
+        self.record = record
+        self.slot = int(slot)
+        self.config = config
+        self.headless = bool(headless)
+        self.restarts = 0
+        self._proc: subprocess.Popen | None = None
+        self._frames_before = 0  # frames rendered by earlier (dead) children
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._rl = RateLimitedLogger(log, interval_s=5.0)
+
+    def command(self) -> list[str]:
+        """The child's command line."""
+        c = self.config
+        cmd = [sys.executable, "-m", "liveai.visuals.projector", "--record", str(self.record.path),
+               "--slot", str(self.slot), "--size", f"{c.width}x{c.height}", "--fps", str(c.fps)]
+        if self.headless:
+            cmd.append("--headless")
+        else:
+            if c.monitor:
+                cmd += ["--monitor", c.monitor]
+            if c.fullscreen:
+                cmd.append("--fullscreen")
+            if not c.vsync:
+                cmd.append("--no-vsync")
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            cmd.append("-v")
+        return cmd
+
+    def _spawn(self) -> None:
+        self.record.status[self.slot] = 0
+        env = dict(os.environ)
+        # Mesa's software renderer takes every core by default; leave one to the audio.
+        env.setdefault("LP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
+        self._proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, env=env)
+        log.info("projector %d started (pid %d, %s)", self.slot, self._proc.pid,
+                 "offscreen" if self.headless else "window")
+
+    def start(self) -> None:
+        """Start the child and the watcher thread."""
+        self._spawn()
+        self._thread = threading.Thread(target=self._watch, name=f"liveai-projector-{self.slot}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        backoff_s = 0.5
+        started = time.monotonic()
+        while not self._stop.wait(0.1):
+            proc = self._proc
+            if proc is None or proc.poll() is None:
+                if time.monotonic() - started > 30.0:
+                    backoff_s = 0.5  # it ran well for a while: restart quickly next time
+                continue
+            if self._stop.is_set():
+                return
+            self._frames_before += int(self.record.status[self.slot]["frames_rendered"])
+            if self.record.status[self.slot]["quit_requested"]:
+                log.info("projector %d window closed by the user", self.slot)
+                return
+            self._rl.warning(f"died{self.slot}", "projector %d stopped unexpectedly (exit code "
+                             "%s); restarting it in %.1f s — the audio is not affected",
+                             self.slot, proc.returncode, backoff_s)
+            if self._stop.wait(backoff_s):
+                return
+            backoff_s = min(backoff_s * 2.0, self.config.restart_max_s)
+            self.restarts += 1
+            self._spawn()
+            started = time.monotonic()
+
+    @property
+    def pid(self) -> int | None:
+        """The current child's pid."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def quit_requested(self) -> bool:
+        """True when the user closed the projector window."""
+        return bool(self.record.status[self.slot]["quit_requested"])
+
+    @property
+    def frames_rendered(self) -> int:
+        """Frames rendered by this projector over all its lives."""
+        return self._frames_before + int(self.record.status[self.slot]["frames_rendered"])
+
+    def stop(self, timeout_s: float = 5.0) -> int | None:
+        """Ask the child to exit, then terminate it if it does not; return its exit code."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        proc = self._proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                log.warning("projector %d did not exit; terminating it", self.slot)
+                proc.terminate()
+                try:
+                    proc.wait(timeout=2.0)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        return proc.returncode
+
+
+@dataclass
+class RunSummary:
+    """What a run did, printed by ``liveai run`` when it ends."""
+
+    seconds: float = 0.0
+    source: str = ""
+    feature_frames: int = 0
+    projector_frames: int = 0
+    projector_restarts: int = 0
+    xruns: int = 0
+    overruns: int = 0
+    silence_frames: int = 0
+    nonfinite_samples: int = 0
+    warmup_s: float = 0.0
+    ended_by: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        fps = self.projector_frames / self.seconds if self.seconds > 0 else 0.0
+        out = [
+            f"ran {self.seconds:.1f} s on {self.source} ({self.ended_by})",
+            f"feature frames: {self.feature_frames}",
+            f"projector frames rendered: {self.projector_frames} ({fps:.1f} fps), "
+            f"restarts: {self.projector_restarts}",
+            f"xruns: {self.xruns}, ring overruns: {self.overruns}, "
+            f"silence inserted: {self.silence_frames} frames, "
+            f"NaN/Inf samples replaced: {self.nonfinite_samples}",
+        ]
+        return out + self.notes
+
+
+class Engine:
+    """The engine process: audio source, analysis thread, shared record, projector supervisors.
+
+    Parameters
+    ----------
+    config : ShowConfig
+    source : Source
+    headless : bool
+        Projectors render offscreen.
+    projector : bool
+        Start a projector process at all.
+    """
+
+    def __init__(self, config: ShowConfig, source: Source, *, headless: bool = False,
+                 projector: bool = True) -> None:
+        self.config = config
+        self.source = source
+        self.headless = headless
+        sr = source.sample_rate_hz
+        capacity = max(int(config.audio.ring_seconds * sr), 4 * config.analysis.hop_length,
+                       4 * config.audio.block_size)
+        self.ring = SpscRing(capacity, source.channels)
+        self.analyzer = LevelAnalyzer(sr, config.analysis.hop_length, config.analysis.n_fft)
+        self.record = SharedRecord.create()
+        self.projectors: list[ProjectorSupervisor] = []
+        if projector and config.projector.enabled:
+            self.projectors.append(ProjectorSupervisor(self.record, 0, config.projector, headless))
+        self._frame = new_frame()
+        self._frame["sample_rate_hz"] = sr
+        self._frame["hop_samples"] = config.analysis.hop_length
+        self._frame["source_kind"] = SOURCE_KINDS.index(source.kind)
+        self._stop = threading.Event()
+        self._analysis: threading.Thread | None = None
+        self.feature_frames = 0
+        self.source_drained = threading.Event()
+        self.warmup_s = 0.0
+        self._started_at = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Warm up the kernels, start the source, the analysis thread and the projectors."""
+        # The PortAudio callback needs the GIL; by default a waiting thread may wait 5 ms for
+        # it, longer than a 128-frame block. Ask busy threads to hand it over sooner.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+        self.warmup_s = warm_up()
+        log.info("DSP kernels ready in %.2f s", self.warmup_s)
+        log.info("source: %s", self.source.description)
+        self.source.start(self.ring)
+        self._started_at = time.monotonic()
+        self._analysis = threading.Thread(target=self._analyse, name="liveai-analysis",
+                                          daemon=True)
+        self._analysis.start()
+        for p in self.projectors:
+            p.start()
+
+    def stop(self) -> None:
+        """Stop everything (projectors first, then the analysis, then the audio)."""
+        self.record.request_stop()
+        for p in self.projectors:
+            p.stop()
+        self._stop.set()
+        if self._analysis is not None:
+            self._analysis.join(timeout=5.0)
+        self.source.stop()
+
+    def close(self) -> None:
+        """Release the shared record."""
+        self.record.close()
+
+    # -- the analysis thread -------------------------------------------------------------------
+    def _analyse(self) -> None:
+        hop = self.config.analysis.hop_length
+        hop_buf = np.zeros((hop, self.ring.channels), dtype=np.float32)
+        idle_s = hop / self.source.sample_rate_hz / 4.0
+        frame = self._frame
+        rl = RateLimitedLogger(log)
+        while not self._stop.is_set():
+            if self.ring.read_available() < hop:
+                if self.source.finished:
+                    self._frame["input_state"] = INPUT_ENDED
+                    self.record.publish(frame)
+                    self.source_drained.set()
+                    return
+                self._stop.wait(idle_s)
+                continue
+            self.ring.read(hop_buf)
+            try:
+                self.analyzer.process_hop(hop_buf, frame)
+            except Exception:  # keep the show going; say what broke, once in a while
+                rl.warning("analysis", "analysis failed on a frame; skipping it", exc_info=True)
+                continue
+            st = self.source.stats()
+            frame["frame_index"] = self.feature_frames
+            frame["input_state"] = INPUT_LOST if st.state == "lost" else INPUT_OK
+            frame["xruns"] = st.xruns
+            frame["overruns"] = st.overruns
+            frame["silence_frames"] = st.silence_frames
+            self.record.publish(frame)
+            self.feature_frames += 1
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, seconds: float | None = None) -> RunSummary:
+        """Run until ``seconds`` pass, the source ends, the window is closed, or Ctrl-C/SIGTERM.
+
+        Returns
+        -------
+        RunSummary
+        """
+        ended_by = "stopped"
+        previous = signal.getsignal(signal.SIGTERM)
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main:
+            signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        self.start()
+        deadline = None if seconds is None else time.monotonic() + seconds
+        try:
+            while True:
+                if self._stop.wait(0.05):
+                    ended_by = "stopped by signal"
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    ended_by = f"--seconds {seconds:g} elapsed"
+                    break
+                if self.source_drained.is_set():
+                    ended_by = "the source ended"
+                    break
+                if any(p.quit_requested for p in self.projectors):
+                    ended_by = "projector window closed"
+                    break
+        except KeyboardInterrupt:
+            ended_by = "stopped with Ctrl-C"
+        finally:
+            elapsed = time.monotonic() - self._started_at
+            self.stop()
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
+        return self.summary(elapsed, ended_by)
+
+    def summary(self, elapsed_s: float, ended_by: str) -> RunSummary:
+        """Collect the counters of a run."""
+        st = self.source.stats()
+        return RunSummary(
+            seconds=elapsed_s,
+            source=self.source.description,
+            feature_frames=self.feature_frames,
+            projector_frames=sum(p.frames_rendered for p in self.projectors),
+            projector_restarts=sum(p.restarts for p in self.projectors),
+            xruns=st.xruns,
+            overruns=st.overruns,
+            silence_frames=st.silence_frames,
+            nonfinite_samples=self.analyzer.nonfinite_samples,
+            warmup_s=self.warmup_s,
+            ended_by=ended_by,
+        )
+
+
+__all__ = ["Engine", "LiveAIError", "ProjectorSupervisor", "RunSummary", "build_source"]

@@ -1,0 +1,1 @@
+"""Devices, streams, rings and sources (device, file, demo). Never imports GL."""

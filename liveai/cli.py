@@ -1,0 +1,218 @@
+"""``liveai``: the one command-line entry point.
+
+Subcommands: ``run`` (the show), ``devices`` (find and test inputs), ``bench`` (benchmarks).
+Errors a performer can fix print one line and exit non-zero (2 for a bad preset or setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from typing import Any
+
+from liveai import __version__
+from liveai import log as liveai_log
+from liveai.config import ShowConfig, build, load_show
+from liveai.errors import ConfigError, LiveAIError
+
+log = logging.getLogger("liveai")
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more log output (-vv for debug)")
+    return p
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="liveai", parents=[common],
+        description="Live-show engine: listens to the music and drives the projector.",
+    )
+    parser.add_argument("--version", action="version", version=f"liveai {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", parents=[common], help="run the show",
+                         description="Run the show: listen to the input (or the built-in demo "
+                         "when there is none) and drive the projector.")
+    run.add_argument("--preset", default="default",
+                     help="preset name in presets/ or path to a .toml file (default: default)")
+    run.add_argument("--headless", action="store_true",
+                     help="no window: the projector renders offscreen (EGL)")
+    run.add_argument("--seconds", type=float, default=None,
+                     help="stop after this many seconds and print a summary")
+    src = run.add_mutually_exclusive_group()
+    src.add_argument("--input", help="input device: name substring or index (see 'liveai "
+                     "devices'); a PulseAudio/PipeWire monitor source works too")
+    src.add_argument("--file", help="play this audio file instead of an input")
+    src.add_argument("--demo", action="store_true", help="play the built-in demo groove")
+    run.add_argument("--output", help="output device for --duplex")
+    run.add_argument("--duplex", action="store_true", help="open input and output (PA path)")
+    run.add_argument("--channels", help="1-based input channels with the music, e.g. 1,2")
+    run.add_argument("--block-size", type=int, help="frames per audio callback (32..2048)")
+    run.add_argument("--sample-rate", type=int, help="sample rate in Hz (44100, 48000, ...)")
+    run.add_argument("--no-projector", action="store_true", help="audio and analysis only")
+    run.add_argument("--fullscreen", action="store_true", help="projector fullscreen")
+    run.add_argument("--monitor", help="projector monitor: name substring or index")
+
+    dev = sub.add_parser("devices", parents=[common], help="list audio devices or test one",
+                         description="List audio devices (and PulseAudio/PipeWire sources, "
+                         "including monitors of what the computer plays), or record a few "
+                         "seconds from one and show its level.")
+    dev.add_argument("--test", metavar="NAME", nargs="?", const="",
+                     help="record from this input (name substring or index; empty = default)")
+    dev.add_argument("--seconds", type=float, default=2.0, help="length of --test (default 2)")
+    dev.add_argument("--channels", help="1-based channels to test, e.g. 1,2,3 (default: all, "
+                     "up to 8)")
+    dev.add_argument("--sample-rate", type=int, default=48000)
+
+    bench = sub.add_parser("bench", parents=[common], help="benchmarks",
+                           description="Benchmarks; each prints liveai next to a reference.")
+    bsub = bench.add_subparsers(dest="bench", metavar="BENCH")
+    bsub.required = True
+    ba = bsub.add_parser("audio", parents=[common], help="audio callback cost through JACK",
+                         description="Stream through a JACK server (a private dummy-driver "
+                         "server is started when none runs) and report the callback time per "
+                         "block as a fraction of the block period, next to a bare reference "
+                         "callback, with and without the projector rendering.")
+    ba.add_argument("--seconds", type=float, default=60.0, help="per measurement (default 60)")
+    ba.add_argument("--block-size", type=int, default=128)
+    ba.add_argument("--sample-rate", type=int, default=48000)
+    ba.add_argument("--fps", type=float, default=60.0, help="projector frame rate")
+    ba.add_argument("--no-projector", action="store_true", help="skip the projector phase")
+    return parser
+
+
+def _channels(text: str, flag: str) -> list[int]:
+    try:
+        return [int(c) for c in text.replace(" ", "").split(",") if c]
+    except ValueError:
+        raise ConfigError(f"command line: {flag} {text!r} should be channel numbers like "
+                          "1,2") from None
+
+
+def apply_overrides(config: ShowConfig, overrides: dict[str, Any]) -> ShowConfig:
+    """Return ``config`` with dotted-key ``overrides`` applied, checked like preset values."""
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        section_name, field_name = key.split(".")
+        section = getattr(config, section_name)
+        table = {**dataclasses.asdict(section), field_name: value}
+        new_section = build(type(section), table, "command line", f"{section_name}.")
+        config = dataclasses.replace(config, **{section_name: new_section})
+    config.validate("command line")
+    return config
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config, path = load_show(args.preset)  # before the heavy imports: a bad preset fails fast
+    overrides: dict[str, Any] = {
+        "audio.input": args.input,
+        "audio.output": args.output,
+        "audio.duplex": True if args.duplex else None,
+        "audio.block_size": args.block_size,
+        "audio.sample_rate_hz": args.sample_rate,
+        "audio.input_channels": _channels(args.channels, "--channels") if args.channels else None,
+        "projector.fullscreen": True if args.fullscreen else None,
+        "projector.monitor": args.monitor,
+    }
+    if args.input is not None:
+        overrides["audio.source"] = "device"
+    config = apply_overrides(config, overrides)
+    log.info("preset %s (%s)", config.name, path)
+    from liveai.app import Engine, build_source, has_display
+
+    headless = args.headless
+    if not headless and not has_display() and config.projector.enabled:
+        log.warning("No screen found (DISPLAY and WAYLAND_DISPLAY are unset): the projector "
+                    "renders offscreen. Run from a desktop session to see the window.")
+        headless = True
+    source = build_source(config, demo=args.demo, file=args.file)
+    if args.demo:
+        log.info("playing the built-in demo groove (--demo)")
+    engine = Engine(config, source, headless=headless, projector=not args.no_projector)
+    try:
+        summary = engine.run(seconds=args.seconds)
+    finally:
+        engine.close()
+    for line in summary.lines():
+        print(line)
+    if engine.projectors and summary.projector_frames == 0:
+        print("error: the projector rendered no frames (see the log above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from liveai.audio import devices as d
+
+    if args.test is not None:
+        from liveai.audio.check import check_input
+
+        channels = _channels(args.channels, "--channels") if args.channels else None
+        result = check_input(args.test, seconds=args.seconds, sample_rate_hz=args.sample_rate,
+                            channels=channels)
+        for line in result.lines():
+            print(line)
+        return 0
+    devs = d.list_devices()
+    pulse = d.pulse_devices(devs)
+    if not devs and not pulse:
+        print("No audio devices found. liveai runs on its built-in demo groove until an input "
+              "appears: start JACK, PulseAudio or PipeWire, or connect an audio interface.")
+        return 0
+    if devs:
+        print("Audio devices (use the index or part of the name with --input/--output):")
+        print(f"  {'idx':>3}  {'name':<40} {'host API':<28} {'in':>3} {'out':>3}  rate")
+        for dev in devs:
+            flags = []
+            if dev.is_default_input:
+                flags.append("default in")
+            if dev.is_default_output:
+                flags.append("default out")
+            extra = f"  ({', '.join(flags)})" if flags else ""
+            print(f"  {dev.index:>3}  {dev.name[:40]:<40} {dev.hostapi[:28]:<28} "
+                  f"{dev.max_input_channels:>3} {dev.max_output_channels:>3}  "
+                  f"{dev.default_sample_rate_hz:.0f} Hz{extra}")
+    if pulse:
+        print("PulseAudio/PipeWire sources (use part of the name with --input):")
+        for dev in pulse:
+            kind = "monitor: what this computer plays" if dev.is_monitor else "input"
+            print(f"       {dev.name}  ({kind})")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from liveai.benchmarks import bench_audio
+
+    report = bench_audio(seconds=args.seconds, block_size=args.block_size,
+                         sample_rate_hz=args.sample_rate, projector=not args.no_projector,
+                         fps=args.fps)
+    for line in report:
+        print(line)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``liveai`` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    liveai_log.configure(args.verbose)
+    handlers = {"run": _cmd_run, "devices": _cmd_devices, "bench": _cmd_bench}
+    try:
+        return handlers[args.command](args)
+    except LiveAIError as exc:
+        print(f"liveai: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""Typed settings: frozen dataclasses loaded from TOML presets.
+
+Every field carries its unit in its name and its allowed range in its metadata, so one generic
+loader can check a preset and name the file, the key and the bad value in one line.
+A preset file is a show: ``presets/NAME.toml``. Missing tables and keys take their defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liveai.errors import ConfigError
+
+#: Folder of the presets shipped with liveai (beside the package in a source checkout).
+PACKAGED_PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+DEFAULT_PRESET = "default"
+
+
+def _opt(default: Any, doc: str, **limits: Any) -> Any:
+    """Declare a config field with its documentation and limits (min, max, choices)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"doc": doc, **limits})
+    return field(default=default, metadata={"doc": doc, **limits})
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Where the music comes from and how it is streamed."""
+
+    source: str = _opt(
+        "auto",
+        "auto: the input device, or the built-in demo when there is none; device; file; demo",
+        choices=("auto", "device", "file", "demo"),
+    )
+    input: str = _opt("", "input device: name substring or index; empty = system default")
+    output: str = _opt("", "output device for duplex streams: name substring or index")
+    duplex: bool = _opt(False, "open input and output together, e.g. to sit in the PA path")
+    sample_rate_hz: int = _opt(48000, "stream sample rate", choices=(44100, 48000, 88200, 96000))
+    block_size: int = _opt(256, "frames per audio callback", min=32, max=2048)
+    input_channels: list[int] = _opt(
+        [1, 2], "1-based input channels carrying the music (the rest stay free, e.g. a mic)"
+    )
+    file: str = _opt("", "audio file for source = file")
+    file_loop: bool = _opt(True, "loop the file at its end")
+    ring_seconds: float = _opt(2.0, "capacity of the input ring", min=0.1, max=30.0)
+    reconnect_max_s: float = _opt(
+        5.0, "longest wait between two tries to reopen a lost device", min=0.1, max=60.0
+    )
+
+    def validate(self, where: str) -> None:
+        """Check constraints that span fields."""
+        chans = self.input_channels
+        if not chans:
+            raise ConfigError(f"{where}: audio.input_channels is empty; give at least one channel")
+        for ch in chans:
+            if not isinstance(ch, int) or isinstance(ch, bool) or not 1 <= ch <= 64:
+                raise ConfigError(
+                    f"{where}: audio.input_channels = {chans!r}: channel {ch!r} is not "
+                    "a channel number between 1 and 64"
+                )
+        if len(set(chans)) != len(chans):
+            raise ConfigError(f"{where}: audio.input_channels = {chans!r} lists a channel twice")
+        if self.source == "file" and not self.file:
+            raise ConfigError(f'{where}: audio.source = "file" needs audio.file = "path/to/track"')
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """How the input is cut into analysis frames."""
+
+    hop_length: int = _opt(512, "samples between two feature frames", min=64, max=4096)
+    n_fft: int = _opt(2048, "FFT size for spectra", choices=(512, 1024, 2048, 4096, 8192))
+
+    def validate(self, where: str) -> None:
+        """Check constraints that span fields."""
+        if self.hop_length > self.n_fft:
+            raise ConfigError(
+                f"{where}: analysis.hop_length = {self.hop_length} is larger than "
+                f"analysis.n_fft = {self.n_fft}; frames would skip audio"
+            )
+
+
+@dataclass(frozen=True)
+class ProjectorConfig:
+    """The projector child process and its window."""
+
+    enabled: bool = _opt(True, "start the projector process")
+    monitor: str = _opt("", "monitor: name substring or index; empty = primary")
+    fullscreen: bool = _opt(False, "fullscreen on the chosen monitor")
+    width: int = _opt(1280, "window or offscreen width in pixels", min=64, max=16384)
+    height: int = _opt(720, "window or offscreen height in pixels", min=64, max=16384)
+    fps: float = _opt(
+        60.0, "frame rate target (offscreen, or when vsync is off)", min=1.0, max=480.0
+    )
+    vsync: bool = _opt(True, "wait for the display's refresh")
+    restart_max_s: float = _opt(
+        5.0, "longest wait before restarting a projector that keeps crashing", min=0.1, max=60.0
+    )
+
+
+@dataclass(frozen=True)
+class ShowConfig:
+    """A whole show, as stored in one preset file."""
+
+    name: str = _opt("untitled", "show name")
+    description: str = _opt("", "what this preset is for")
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+
+    def validate(self, where: str) -> None:
+        """Check every section's cross-field constraints."""
+        self.audio.validate(where)
+        self.analysis.validate(where)
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        return f"a list of {_type_name(inner)}"
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _check_value(tp: Any, value: Any) -> Any:
+    """Return ``value`` coerced to ``tp`` or raise TypeError (ints are accepted for floats)."""
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    elif typing.get_origin(tp) is list:
+        (inner,) = typing.get_args(tp)
+        if isinstance(value, list):
+            return [_check_value(inner, v) for v in value]
+    raise TypeError
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def build(cls: type, table: Any, where: str, prefix: str = "") -> Any:
+    """Build the frozen dataclass ``cls`` from a TOML table, checking every key.
+
+    Parameters
+    ----------
+    cls : type
+        A frozen dataclass of this module.
+    table : dict
+        The parsed TOML table.
+    where : str
+        The file the table came from, for error messages.
+    prefix : str
+        Dotted path of the table inside the file (``"audio."``).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key, a wrong type or a value out of range, naming file, key and value.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{where}: {prefix.rstrip('.') or 'the file'} = {_fmt(table)} should be a table "
+            f"([{prefix.rstrip('.')}])"
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            raise ConfigError(
+                f"{where}: unknown key '{prefix}{key}'{hint}; known keys: "
+                + ", ".join(prefix + k for k in fields)
+            )
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = build(tp, value, where, f"{prefix}{key}.")
+            continue
+        if isinstance(tp, types.UnionType):  # pragma: no cover - no optional fields yet
+            tp = typing.get_args(tp)[0]
+        try:
+            coerced = _check_value(tp, value)
+        except TypeError:
+            raise ConfigError(
+                f"{where}: {prefix}{key} = {_fmt(value)} has the wrong type; "
+                f"expected {_type_name(tp)}"
+            ) from None
+        meta = fields[key].metadata
+        if "choices" in meta and coerced not in meta["choices"]:
+            raise ConfigError(
+                f"{where}: {prefix}{key} = {_fmt(value)} is not one of "
+                + ", ".join(_fmt(c) for c in meta["choices"])
+            )
+        lo, hi = meta.get("min"), meta.get("max")
+        if (lo is not None and coerced < lo) or (hi is not None and coerced > hi):
+            raise ConfigError(
+                f"{where}: {prefix}{key} = {_fmt(value)} is out of range ({lo} to {hi})"
+            )
+        kwargs[key] = coerced
+    return cls(**kwargs)
+
+
+def preset_search_dirs() -> list[Path]:
+    """Folders searched for a preset given by name: ``./presets``, then liveai's own."""
+    dirs = [Path.cwd() / "presets", PACKAGED_PRESETS_DIR]
+    unique: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in [u.resolve() for u in unique]:
+            unique.append(d)
+    return unique
+
+
+def resolve_preset(name_or_path: str) -> Path:
+    """Find a preset by path or by name.
+
+    Raises
+    ------
+    ConfigError
+        When nothing matches; the message lists the folders searched and the presets found there.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".toml" or "/" in name_or_path:
+        if path.is_file():
+            return path
+        raise ConfigError(f"{name_or_path}: preset file not found")
+    for folder in preset_search_dirs():
+        candidate = folder / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for d in preset_search_dirs() if d.is_dir() for p in d.glob("*.toml")})
+    raise ConfigError(
+        f"{name_or_path}: no such preset (looked in "
+        + ", ".join(str(d) for d in preset_search_dirs())
+        + "); available: "
+        + (", ".join(known) or "none")
+    )
+
+
+def load_show(name_or_path: str = DEFAULT_PRESET) -> tuple[ShowConfig, Path]:
+    """Load and check a show preset.
+
+    Parameters
+    ----------
+    name_or_path : str
+        A preset name (``default``) or a path to a ``.toml`` file.
+
+    Returns
+    -------
+    config : ShowConfig
+    path : pathlib.Path
+        The file it came from.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the key and the bad value.
+    """
+    path = resolve_preset(name_or_path)
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: cannot read preset: {exc}") from None
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: TOML syntax error: {exc}") from None
+    config = build(ShowConfig, table, where)
+    config.validate(where)
+    return config, path
+
+
+def describe(cls: type = ShowConfig, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """List ``(key, default, allowed, doc)`` for every setting, for the README and ``--help``."""
+    rows: list[tuple[str, str, str, str]] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            rows.extend(describe(hints[f.name], f"{prefix}{f.name}."))
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        meta = f.metadata
+        if "choices" in meta:
+            allowed = ", ".join(_fmt(c) for c in meta["choices"])
+        elif "min" in meta:
+            allowed = f"{meta['min']} to {meta['max']}"
+        else:
+            allowed = _type_name(hints[f.name])
+        rows.append((prefix + f.name, _fmt(default), allowed, meta.get("doc", "")))
+    return rows
+
+
+def settings_markdown() -> str:
+    """The README's table of every preset setting (a test keeps the README in step)."""
+    lines = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{k}` | `{d}` | {a} | {doc} |" for k, d, a, doc in describe()]
+    return "\n".join(lines)

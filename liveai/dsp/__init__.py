@@ -1,0 +1,1 @@
+"""Pure numerics: numba kernels and their streaming wrappers. Imports nothing from liveai."""

@@ -1,0 +1,190 @@
+"""Kernels for levels and band energies, and their whole-signal reference.
+
+Kernels follow one contract: ``@njit(cache=True, nogil=True)``, inputs and preallocated outputs
+as arguments, nothing allocated, no globals. The public wrappers validate and allocate.
+
+Level conventions: ``rms_db = 20 log10(rms)``, so a full-scale sine reads -3.01 dBFS and full-scale
+DC or a square wave 0 dBFS; silence is floored at :data:`FLOOR_DB`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numba import njit
+
+FLOOR_DB = -120.0
+_TINY = 1e-12  # 10 log10(1e-12) = -120 dB
+
+
+@njit(cache=True, nogil=True)
+def mix_to_mono(block, out):  # pragma: no cover - compiled
+    """Average the channels of ``block`` (frames, channels) into ``out`` (frames,).
+
+    Non-finite samples count as 0. Returns the number of non-finite samples replaced.
+    """
+    frames, channels = block.shape
+    bad = 0
+    scale = 1.0 / channels
+    for i in range(frames):
+        acc = 0.0
+        for c in range(channels):
+            v = block[i, c]
+            if np.isfinite(v):
+                acc += v
+            else:
+                bad += 1
+        out[i] = acc * scale
+    return bad
+
+
+@njit(cache=True, nogil=True)
+def rms_peak_db(x):  # pragma: no cover - compiled
+    """Return (rms_db, peak_db) of ``x`` (n,), floored at FLOOR_DB."""
+    acc = 0.0
+    peak = 0.0
+    for v in x:
+        acc += v * v
+        a = abs(v)
+        if a > peak:
+            peak = a
+    ms = acc / max(x.shape[0], 1)
+    rms_db = 10.0 * np.log10(ms) if ms > _TINY else FLOOR_DB
+    peak_db = 20.0 * np.log10(peak) if peak > 1e-6 else FLOOR_DB
+    return rms_db, peak_db
+
+
+@njit(cache=True, nogil=True)
+def shift_append(buf, hop):  # pragma: no cover - compiled
+    """Shift ``buf`` (n,) left by ``len(hop)`` and write ``hop`` at its end, in place."""
+    n = buf.shape[0]
+    h = hop.shape[0]
+    for i in range(n - h):
+        buf[i] = buf[i + h]
+    for i in range(h):
+        buf[n - h + i] = hop[i]
+
+
+@njit(cache=True, nogil=True)
+def apply_window(x, window, out):  # pragma: no cover - compiled
+    """``out[i] = x[i] * window[i]``."""
+    for i in range(x.shape[0]):
+        out[i] = x[i] * window[i]
+
+
+@njit(cache=True, nogil=True)
+def band_powers_db(spec, band_lo, band_hi, norm, out_db):  # pragma: no cover - compiled
+    """Mean-square power per band from an rfft, in dB.
+
+    Parameters
+    ----------
+    spec : complex128 (n_bins,)
+        ``rfft`` of a windowed frame.
+    band_lo, band_hi : int64 (n_bands,)
+        First and one-past-last bin of each band.
+    norm : float
+        ``2 / (n_fft * sum(window**2))``: turns summed |X|² into the signal's mean square
+        (Parseval), so a sine of amplitude A in a band reads ``20 log10(A/√2)``.
+    out_db : float32 (n_bands,)
+    """
+    for b in range(band_lo.shape[0]):
+        acc = 0.0
+        for k in range(band_lo[b], band_hi[b]):
+            acc += spec[k].real * spec[k].real + spec[k].imag * spec[k].imag
+        p = acc * norm
+        out_db[b] = 10.0 * np.log10(p) if p > _TINY else FLOOR_DB
+
+
+@njit(cache=True, nogil=True)
+def spectrum_row(spec, n_fft, smoothing, state, db_min, db_max, out):  # pragma: no cover
+    """WebAudio-style analyser row: smoothed |X|/N in dB mapped from db_min..db_max to 0..1.
+
+    ``state`` (len(out),) holds the smoothed magnitudes between calls.
+    """
+    span = db_max - db_min
+    for k in range(out.shape[0]):
+        mag = np.sqrt(spec[k].real * spec[k].real + spec[k].imag * spec[k].imag) / n_fft
+        s = smoothing * state[k] + (1.0 - smoothing) * mag
+        state[k] = s
+        db = 20.0 * np.log10(s) if s > 1e-12 else -240.0
+        v = (db - db_min) / span
+        out[k] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+
+
+def log_band_edges(sample_rate_hz: float, n_fft: int, n_bands: int = 8,
+                   fmin_hz: float = 30.0, fmax_hz: float = 16000.0) -> tuple[np.ndarray, np.ndarray,
+                                                                              np.ndarray]:
+    """Log-spaced bands as rfft bin ranges.
+
+    Returns
+    -------
+    lo, hi : np.ndarray, shape (n_bands,), int64
+        First and one-past-last bin of each band; every band has at least one bin.
+    edges_hz : np.ndarray, shape (n_bands + 1,), float64
+        Nominal band edges.
+    """
+    fmax_hz = min(fmax_hz, 0.95 * sample_rate_hz / 2)
+    edges_hz = np.geomspace(fmin_hz, fmax_hz, n_bands + 1)
+    bins = np.round(edges_hz * n_fft / sample_rate_hz).astype(np.int64)  # [Hz] * [bins/Hz]
+    lo = bins[:-1].copy()
+    hi = np.maximum(bins[1:], lo + 1)
+    for b in range(1, n_bands):  # keep bands contiguous after the one-bin minimum
+        lo[b] = max(lo[b], hi[b - 1])
+        hi[b] = max(hi[b], lo[b] + 1)
+    return lo, hi, edges_hz
+
+
+def levels_offline(x: np.ndarray, sample_rate_hz: float, hop_length: int = 512,
+                   n_fft: int = 2048, n_bands: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-signal reference for the streaming level analysis (plain numpy, no kernels).
+
+    Frame ``i`` covers the ``n_fft`` samples ending at sample ``(i + 1) * hop_length``, with
+    zeros before the start, exactly as the streaming analyser sees it.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n,), float
+        Mono signal.
+
+    Returns
+    -------
+    rms_db : np.ndarray, shape (n // hop_length,)
+        RMS of each hop, dBFS.
+    band_db : np.ndarray, shape (n // hop_length, n_bands)
+    """
+    n_frames = x.shape[0] // hop_length
+    padded = np.concatenate([np.zeros(n_fft - hop_length), x[: n_frames * hop_length]])
+    hops = x[: n_frames * hop_length].reshape(n_frames, hop_length).astype(np.float64)
+    ms = np.mean(hops**2, axis=1)
+    rms_db = np.where(ms > _TINY, 10 * np.log10(np.maximum(ms, _TINY)), FLOOR_DB)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length][:n_frames]
+    window = np.hanning(n_fft + 1)[:n_fft]
+    spec = np.fft.rfft(frames * window, axis=1)
+    power = np.abs(spec) ** 2
+    lo, hi, _ = log_band_edges(sample_rate_hz, n_fft, n_bands)
+    norm = 2.0 / (n_fft * np.sum(window**2))
+    band = np.stack([power[:, a:b].sum(axis=1) for a, b in zip(lo, hi, strict=True)], axis=1)
+    band_p = band * norm
+    band_db = np.where(band_p > _TINY, 10 * np.log10(np.maximum(band_p, _TINY)), FLOOR_DB)
+    return rms_db, band_db
+
+
+def warm_up() -> float:
+    """Compile (or load from cache) every kernel here; return the seconds it took."""
+    t0 = time.perf_counter()
+    block = np.zeros((64, 2), dtype=np.float32)
+    mono = np.zeros(64, dtype=np.float32)
+    mix_to_mono(block, mono)
+    rms_peak_db(mono)
+    buf = np.zeros(128, dtype=np.float64)
+    shift_append(buf, mono)
+    win = np.ones(128)
+    out = np.zeros(128)
+    apply_window(buf, win, out)
+    spec = np.fft.rfft(out)
+    lo = np.array([0], dtype=np.int64)
+    hi = np.array([2], dtype=np.int64)
+    band_powers_db(spec, lo, hi, 1.0, np.zeros(1, dtype=np.float32))
+    spectrum_row(spec, 128.0, 0.8, np.zeros(16), -100.0, -30.0, np.zeros(16, dtype=np.float32))
+    return time.perf_counter() - t0

@@ -1,0 +1,230 @@
+"""The FeatureFrame contract and the shared-memory record that carries it between processes.
+
+The engine is the only writer of the frame; each projector process writes only its own status
+slot. The frame is guarded by a sequence counter (a seqlock): the writer makes the counter odd,
+writes, makes it even again; a reader copies the frame between two reads of the counter and
+retries when they differ or are odd, so a reader never sees a torn frame and the writer never waits.
+
+Events are counters, never queues: a consumer notices a new event because a counter moved.
+
+The record is a file in ``/dev/shm`` (or the temp folder) mapped by both processes, so a projector
+on this machine needs only its path.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: Bumped whenever the layout below changes; readers refuse a record of another version.
+LAYOUT_VERSION = 1
+MAGIC = b"LIVEAI\x00\x01"
+N_BANDS = 8
+SPECTRUM_BINS = 512
+WAVEFORM_SAMPLES = 512
+MAX_PROJECTORS = 8
+
+#: Source kinds reported in ``FeatureFrame.source_kind``.
+SOURCE_KINDS = ("none", "device", "file", "demo")
+#: Input states in ``FeatureFrame.input_state``.
+INPUT_OK, INPUT_LOST, INPUT_ENDED = 0, 1, 2
+
+FRAME_DTYPE = np.dtype(
+    [
+        ("frame_index", "<i8"),  # analysis frames published so far
+        ("stream_time_samples", "<i8"),  # input samples consumed up to the end of this frame
+        ("sample_rate_hz", "<i4"),
+        ("hop_samples", "<i4"),
+        ("rms_db", "<f4"),  # dBFS over the last hop, floor -120
+        ("peak_db", "<f4"),  # dBFS sample peak over the last hop
+        ("level", "<f4"),  # 0..1 display level (rms, -60..0 dBFS)
+        ("band_db", "<f4", (N_BANDS,)),  # log-spaced band energies, dBFS
+        ("band_level", "<f4", (N_BANDS,)),  # 0..1 display levels of band_db (-80..-10 dB)
+        ("spectrum", "<f4", (SPECTRUM_BINS,)),  # 0..1, WebAudio's -100..-30 dB mapping
+        ("waveform", "<f4", (WAVEFORM_SAMPLES,)),  # -1..1, the latest samples, mono
+        ("source_kind", "<i4"),  # index into SOURCE_KINDS
+        ("input_state", "<i4"),  # INPUT_OK, INPUT_LOST (running on silence), INPUT_ENDED
+        ("xruns", "<i8"),  # stream over/underflows reported by the audio driver
+        ("overruns", "<i8"),  # blocks dropped because the analysis side fell behind
+        ("silence_frames", "<i8"),  # frames of silence inserted while the device was lost
+        ("nonfinite_samples", "<i8"),  # NaN/Inf input samples replaced by 0
+    ],
+    align=True,
+)
+
+STATUS_DTYPE = np.dtype(
+    [
+        ("pid", "<i8"),
+        ("frames_rendered", "<i8"),
+        ("heartbeat_ns", "<i8"),  # time.monotonic_ns() of the last rendered frame
+        ("fps", "<f4"),
+        ("width", "<i4"),
+        ("height", "<i4"),
+        ("quit_requested", "<i4"),  # the user closed the window
+    ],
+    align=True,
+)
+
+_HEADER_DTYPE = np.dtype(
+    [
+        ("magic", "S8"),
+        ("version", "<u4"),
+        ("frame_nbytes", "<u4"),
+        ("seq", "<u8"),
+        ("engine_heartbeat_ns", "<i8"),
+        ("stop_requested", "<u4"),
+        ("n_status", "<u4"),
+    ],
+    align=True,
+)
+_HEADER_NBYTES = 64
+_FRAME_OFFSET = _HEADER_NBYTES
+_STATUS_OFFSET = _FRAME_OFFSET + ((FRAME_DTYPE.itemsize + 63) // 64) * 64
+RECORD_NBYTES = _STATUS_OFFSET + MAX_PROJECTORS * STATUS_DTYPE.itemsize
+
+
+def new_frame() -> np.ndarray:
+    """Return one zeroed FeatureFrame (a 0-d structured array of FRAME_DTYPE)."""
+    return np.zeros((), dtype=FRAME_DTYPE)
+
+
+def _shm_dir() -> Path:
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+
+
+class SharedRecord:
+    """The shared-memory record: one FeatureFrame under a seqlock plus projector status slots.
+
+    Use :meth:`create` in the engine and :meth:`attach` in a projector.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The backing file.
+    owner : bool
+        True in the process that created it (and unlinks it on :meth:`close`).
+    """
+
+    def __init__(self, path: Path, owner: bool) -> None:
+        self.path = Path(path)
+        self.owner = owner
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            size = os.fstat(fd).st_size
+            if size < RECORD_NBYTES:
+                raise ValueError(
+                    f"{self.path}: shared record is {size} bytes, expected {RECORD_NBYTES}"
+                )
+            self._mm = mmap.mmap(fd, RECORD_NBYTES)
+        finally:
+            os.close(fd)
+        buf = memoryview(self._mm)
+        self._header = np.ndarray((), _HEADER_DTYPE, buffer=buf, offset=0)
+        self._frame = np.ndarray((), FRAME_DTYPE, buffer=buf, offset=_FRAME_OFFSET)
+        self.status = np.ndarray(
+            (MAX_PROJECTORS,), STATUS_DTYPE, buffer=buf, offset=_STATUS_OFFSET
+        )
+        self._seq = self._header["seq"]  # 0-d view: reading it always reads shared memory
+        if not owner:
+            if bytes(self._header["magic"]) != MAGIC:
+                raise ValueError(f"{self.path}: not a liveai shared record")
+            if int(self._header["version"]) != LAYOUT_VERSION:
+                raise ValueError(
+                    f"{self.path}: record layout {int(self._header['version'])}, "
+                    f"this liveai reads layout {LAYOUT_VERSION}: engine and projector differ "
+                    "in version"
+                )
+
+    @classmethod
+    def create(cls) -> SharedRecord:
+        """Create a fresh record file in ``/dev/shm`` and map it."""
+        path = _shm_dir() / f"liveai-{os.getpid()}-{secrets.token_hex(4)}.shm"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.ftruncate(fd, RECORD_NBYTES)
+        finally:
+            os.close(fd)
+        rec = cls(path, owner=True)
+        rec._header["magic"] = MAGIC
+        rec._header["version"] = LAYOUT_VERSION
+        rec._header["frame_nbytes"] = FRAME_DTYPE.itemsize
+        rec._header["n_status"] = MAX_PROJECTORS
+        return rec
+
+    @classmethod
+    def attach(cls, path: str | Path) -> SharedRecord:
+        """Map an existing record created by the engine."""
+        return cls(Path(path), owner=False)
+
+    # -- the frame (engine writes, projectors read) ------------------------------------------
+    def publish(self, frame: np.ndarray) -> None:
+        """Write one FeatureFrame; readers never see it half-written. Engine only."""
+        seq = int(self._seq)
+        self._header["seq"] = seq + 1  # odd: write in progress
+        self._frame[...] = frame
+        self._header["seq"] = seq + 2  # even: consistent
+        self._header["engine_heartbeat_ns"] = time.monotonic_ns()
+
+    def read(self, out: np.ndarray, max_tries: int = 1000) -> int:
+        """Copy the latest consistent frame into ``out``.
+
+        Parameters
+        ----------
+        out : np.ndarray
+            A 0-d array of FRAME_DTYPE, overwritten.
+        max_tries : int
+            Give up after this many torn reads (the writer would have to publish faster than
+            a copy takes, which it never does at the hop rate).
+
+        Returns
+        -------
+        int
+            The sequence number of the frame read (even), or -1 when no consistent copy was made.
+        """
+        for _ in range(max_tries):
+            s1 = int(self._seq)
+            if s1 & 1:
+                continue
+            out[...] = self._frame
+            if int(self._seq) == s1:
+                return s1
+        return -1
+
+    @property
+    def sequence(self) -> int:
+        """The current sequence counter (even when no write is in progress)."""
+        return int(self._seq)
+
+    @property
+    def engine_heartbeat_ns(self) -> int:
+        """``time.monotonic_ns()`` of the engine's last publish."""
+        return int(self._header["engine_heartbeat_ns"])
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once the engine asks every projector to exit."""
+        return bool(self._header["stop_requested"])
+
+    def request_stop(self, stop: bool = True) -> None:
+        """Ask the projectors to exit (engine only)."""
+        self._header["stop_requested"] = 1 if stop else 0
+
+    def close(self) -> None:
+        """Unmap; the owner also removes the file."""
+        self._header = self._frame = self.status = self._seq = None  # drop buffer exports
+        try:
+            self._mm.close()
+        except BufferError:  # a caller still holds a view; the OS frees it at exit
+            pass
+        if self.owner:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass

@@ -1,0 +1,1 @@
+"""The projector side: moderngl + glfw. Never imports sounddevice."""

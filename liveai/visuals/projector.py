@@ -1,0 +1,207 @@
+"""The projector process: maps the engine's shared record and draws it, in a window or offscreen.
+
+Started and supervised by the engine (``python -m liveai.visuals.projector --record PATH``).
+It exits when the engine asks it to, when the engine process is gone, or when the user closes
+the window (which asks the engine to end the show).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+import moderngl
+
+from liveai import log as liveai_log
+from liveai.frame import SharedRecord, new_frame
+from liveai.visuals.meter import MeterScene
+
+log = logging.getLogger("liveai.projector")
+
+#: Niceness added to the projector process (the engine keeps the default priority).
+PROJECTOR_NICE = 5
+
+
+class _Window:
+    """A glfw window with a GL 3.3 core context on the chosen monitor."""
+
+    def __init__(self, width: int, height: int, monitor: str, fullscreen: bool,
+                 vsync: bool) -> None:
+        import glfw  # only the windowed path needs it
+
+        self.glfw = glfw
+        if not glfw.init():
+            desc = glfw.get_error()
+            raise RuntimeError(f"cannot initialise the window system (glfw): {desc}")
+        mon = self._choose_monitor(monitor) if (monitor or fullscreen) else None
+        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
+        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
+        glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
+        if fullscreen and mon is not None:
+            mode = glfw.get_video_mode(mon)
+            width, height = mode.size.width, mode.size.height
+            self.win = glfw.create_window(width, height, "liveai", mon, None)
+        else:
+            self.win = glfw.create_window(width, height, "liveai", None, None)
+            if mon is not None:
+                x, y = glfw.get_monitor_pos(mon)
+                glfw.set_window_pos(self.win, x + 40, y + 40)
+        if not self.win:
+            glfw.terminate()
+            raise RuntimeError("cannot open a window with an OpenGL 3.3 core context")
+        glfw.make_context_current(self.win)
+        glfw.swap_interval(1 if vsync else 0)
+        self.ctx = moderngl.create_context(require=330)
+
+    def _choose_monitor(self, spec: str):
+        glfw = self.glfw
+        monitors = glfw.get_monitors() or []
+        names = [glfw.get_monitor_name(m).decode(errors="replace") for m in monitors]
+        if not spec:
+            return glfw.get_primary_monitor()
+        if spec.isdigit() and int(spec) < len(monitors):
+            return monitors[int(spec)]
+        for m, name in zip(monitors, names, strict=True):
+            if spec.lower() in name.lower():
+                return m
+        log.warning("no monitor matches '%s' (monitors: %s); using the primary one", spec,
+                    ", ".join(names) or "none")
+        return glfw.get_primary_monitor()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.glfw.get_framebuffer_size(self.win)
+
+    def should_close(self) -> bool:
+        self.glfw.poll_events()
+        return bool(self.glfw.window_should_close(self.win))
+
+    def begin(self) -> None:
+        self.ctx.screen.use()
+        self.ctx.viewport = (0, 0, *self.size)
+
+    def present(self) -> None:
+        self.glfw.swap_buffers(self.win)
+
+    def close(self) -> None:
+        self.glfw.destroy_window(self.win)
+        self.glfw.terminate()
+
+
+class _Offscreen:
+    """An EGL context rendering into a framebuffer (no display needed)."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.ctx = moderngl.create_standalone_context(backend="egl", require=330)
+        self.fbo = self.ctx.simple_framebuffer((width, height))
+        self.size = (width, height)
+
+    def should_close(self) -> bool:
+        return False
+
+    def begin(self) -> None:
+        self.fbo.use()
+
+    def present(self) -> None:
+        self.ctx.finish()
+
+    def close(self) -> None:
+        self.fbo.release()
+        self.ctx.release()
+
+
+def run(record_path: str, slot: int, width: int, height: int, fps: float, headless: bool,
+        monitor: str = "", fullscreen: bool = False, vsync: bool = True) -> int:
+    """Render until told to stop. Returns the process exit code."""
+    # The audio engine comes first: on a loaded machine the projector yields the CPU to it.
+    try:
+        os.nice(PROJECTOR_NICE)
+    except OSError:
+        pass
+    record = SharedRecord.attach(record_path)
+    status = record.status[slot]
+    status["pid"] = os.getpid()
+    parent = os.getppid()
+    try:
+        surface = _Offscreen(width, height) if headless else _Window(width, height, monitor,
+                                                                     fullscreen, vsync)
+    except Exception as exc:  # moderngl/glcontext raise plain Exceptions
+        log.error("projector cannot start its OpenGL output: %s", exc)
+        return 3
+    info = surface.ctx.info
+    log.info("projector %d: %s, %s, %dx%d", slot, info.get("GL_RENDERER"),
+             "offscreen (EGL)" if headless else "window", *surface.size)
+    scene = MeterScene(surface.ctx)
+    frame = new_frame()
+    period_s = 1.0 / fps
+    frames = 0
+    fps_avg = 0.0
+    t_last = time.monotonic()
+    t_next = t_last
+    try:
+        while not record.stop_requested:
+            if os.getppid() != parent:
+                log.warning("projector %d: the engine is gone; exiting", slot)
+                break
+            if surface.should_close():
+                status["quit_requested"] = 1
+                break
+            record.read(frame)
+            surface.begin()
+            scene.render(frame)
+            surface.present()
+            frames += 1
+            now = time.monotonic()
+            dt = now - t_last
+            t_last = now
+            if dt > 0:
+                fps_avg = 1.0 / dt if fps_avg == 0 else 0.95 * fps_avg + 0.05 / dt
+            status["frames_rendered"] = frames
+            status["heartbeat_ns"] = time.monotonic_ns()
+            status["fps"] = fps_avg
+            status["width"], status["height"] = surface.size
+            # Pace offscreen rendering, and windows whose swap does not wait for a refresh.
+            t_next += period_s
+            delay = t_next - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -0.5:
+                t_next = time.monotonic()
+    finally:
+        scene.release()
+        surface.close()
+        del status
+        record.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the projector process."""
+    p = argparse.ArgumentParser(prog="liveai-projector",
+                                description="liveai projector process (started by the engine)")
+    p.add_argument("--record", required=True, help="path of the engine's shared record")
+    p.add_argument("--slot", type=int, default=0)
+    p.add_argument("--size", default="1280x720", help="WxH in pixels")
+    p.add_argument("--fps", type=float, default=60.0)
+    p.add_argument("--headless", action="store_true", help="render offscreen through EGL")
+    p.add_argument("--monitor", default="")
+    p.add_argument("--fullscreen", action="store_true")
+    p.add_argument("--no-vsync", dest="vsync", action="store_false")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    args = p.parse_args(argv)
+    liveai_log.configure(args.verbose)
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        log.error("--size must look like 1280x720, not %r", args.size)
+        return 2
+    return run(args.record, args.slot, width, height, args.fps, args.headless, args.monitor,
+               args.fullscreen, args.vsync)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Set up everything liveai needs on Debian/Ubuntu: system packages, a .venv, the package.
+# Idempotent and fast when nothing changed. As a non-root user it prints the exact
+# `sudo apt-get install ...` line it needs instead of guessing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Runtime: PortAudio, libsndfile, Mesa GL/EGL, X11 client libraries for glfw, PulseAudio tools
+# (monitor sources). Tests also start a JACK server (dummy driver), Xvfb, and talk OSC with liblo.
+APT_PACKAGES=(
+  libportaudio2 libsndfile1
+  libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri
+  libx11-6 libxrandr2 libxinerama1 libxcursor1 libxi6 libxxf86vm1
+  pulseaudio-utils libasound2-plugins
+  jackd2 xvfb xauth liblo-tools
+)
+PYTHON=${PYTHON:-python3}
+
+say() { printf 'liveai setup: %s\n' "$*" >&2; }
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for pkg in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    missing+=("python3-venv")
+  fi
+else
+  say "not a Debian/Ubuntu system: make sure these (or your distribution's equivalents) are installed: ${APT_PACKAGES[*]}"
+fi
+
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -eq 0 ]; then
+    say "installing system packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    say "these system packages are missing. Install them with:"
+    printf '\n    sudo apt-get install -y --no-install-recommends %s\n\n' "${missing[*]}" >&2
+    say "then run the same make command again."
+    exit 1
+  fi
+fi
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  say "liveai needs Python 3.11 or newer; $PYTHON is $("$PYTHON" --version 2>&1)."
+  say "set PYTHON=/path/to/python3.11 and run again."
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+
+# Reinstall only when the project's metadata changed.
+stamp=.venv/.liveai-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing liveai and its Python dependencies into .venv (first time takes a minute)"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e '.[test]'
+  echo "$want" > "$stamp"
+fi

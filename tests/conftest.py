@@ -1,0 +1,170 @@
+"""Test set-up: real servers (JACK with the dummy driver, Xvfb) started and stopped here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from liveai.audio.devices import refresh
+from liveai.audio.jackserver import JackServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER = Path(__file__).resolve().parent / "jack_peer.py"
+SHARED = ROOT.parent / "shared"
+
+os.environ.setdefault("JACK_NO_START_SERVER", "1")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261125)
+
+
+# -- JACK ---------------------------------------------------------------------------------------
+_jack_count = 0
+
+
+@pytest.fixture
+def jack_server(monkeypatch):
+    """Factory: start a private JACK dummy server and point PortAudio at it."""
+    servers: list[JackServer] = []
+
+    def start(period_frames: int = 256, sample_rate_hz: int = 48000) -> JackServer:
+        global _jack_count
+        _jack_count += 1
+        server = JackServer(name=f"liveai-test-{os.getpid()}-{_jack_count}",
+                            sample_rate_hz=sample_rate_hz, period_frames=period_frames)
+        server.start()
+        servers.append(server)
+        for k, v in server.env.items():
+            monkeypatch.setenv(k, v)
+        refresh()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+    refresh()
+
+
+def jack_ports(server: JackServer, contains: str) -> list[str]:
+    """Port names of the server that contain ``contains`` (via jack_lsp)."""
+    env = {**os.environ, **server.env}
+    out = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True, timeout=10).stdout
+    return [line.strip() for line in out.splitlines() if contains in line]
+
+
+def wait_for_ports(server: JackServer, contains: str, n: int, timeout_s: float = 10.0) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ports = jack_ports(server, contains)
+        if len(ports) >= n:
+            return sorted(ports)
+        time.sleep(0.1)
+    raise AssertionError(f"ports containing {contains!r} did not appear: {jack_ports(server, '')}")
+
+
+class JackPeer:
+    """tests/jack_peer.py as a separate JACK client process."""
+
+    def __init__(self, server: JackServer, mode: str, *ports: str) -> None:
+        env = {**os.environ, **server.env}
+        self.proc = subprocess.Popen([sys.executable, str(PEER), mode, *ports], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"jack peer {mode} failed to start (exit {self.proc.wait()})")
+        self.ready = json.loads(line)
+
+    def result(self, timeout_s: float = 15.0) -> dict:
+        """Close stdin (ramp/tone stop), return the last JSON line."""
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.proc.wait(timeout=timeout_s)
+        out = self.proc.stdout.read()
+        lines = [ln for ln in out.splitlines() if ln.strip()]
+        return json.loads(lines[-1]) if lines else {}
+
+
+@pytest.fixture
+def jack_peer():
+    peers: list[JackPeer] = []
+
+    def start(server: JackServer, mode: str, *ports: str) -> JackPeer:
+        peer = JackPeer(server, mode, *ports)
+        peers.append(peer)
+        return peer
+
+    yield start
+    for p in peers:
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait()
+
+
+def decode_ramp(x: np.ndarray) -> np.ndarray:
+    """Ramp sample values (see jack_peer.py) back to frame counters mod 65536."""
+    return np.rint(np.abs(x.astype(np.float64)) * 131072.0).astype(np.int64) - 1
+
+
+def assert_ramp_contiguous(x: np.ndarray, min_frames: int) -> int:
+    """Check the non-zero part of ``x`` is one unbroken ramp (no drop, no duplicate).
+
+    Returns its length.
+    """
+    nz = np.flatnonzero(x != 0.0)
+    assert nz.size >= min_frames, f"only {nz.size} ramp samples arrived"
+    seg = x[nz[0] : nz[-1] + 1]
+    k = decode_ramp(seg)
+    steps = np.diff(k) % 65536
+    bad = np.flatnonzero(steps != 1)
+    assert bad.size == 0, (
+        f"ramp broken at {bad.size} places, first at sample {bad[:5]}: steps {steps[bad[:5]]}"
+    )
+    return seg.size
+
+
+# -- X display ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def xvfb():
+    """An Xvfb display for the whole session; sets DISPLAY."""
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is not installed; run 'make setup'")
+    for num in range(90, 140):
+        if not Path(f"/tmp/.X11-unix/X{num}").exists() and not Path(f"/tmp/.X{num}-lock").exists():
+            break
+    proc = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock = Path(f"/tmp/.X11-unix/X{num}")
+    deadline = time.monotonic() + 10
+    while not sock.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError("Xvfb did not start")
+        time.sleep(0.05)
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = f":{num}"
+    yield f":{num}"
+    if old is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = old
+    proc.terminate()
+    proc.wait(timeout=5)
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120.0,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m liveai ARGS`` and capture its output."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "liveai", *args], env=full_env,
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT)

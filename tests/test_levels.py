@@ -1,0 +1,89 @@
+"""Level analysis: known answers, whole-signal == streaming == any block size, bad samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liveai.analysis.levels import LevelAnalyzer
+from liveai.audio.ring import SpscRing
+from liveai.dsp.levels import FLOOR_DB, levels_offline, log_band_edges
+from liveai.frame import N_BANDS, new_frame
+
+SR = 48000
+
+
+def _stream(x: np.ndarray, hop: int = 512, n_fft: int = 2048, block: int | None = None):
+    """Run x (n, channels) through a ring in blocks of ``block`` and the analyser hop by hop."""
+    block = block or x.shape[0]
+    an = LevelAnalyzer(SR, hop, n_fft)
+    ring = SpscRing(max(4 * block, 2 * hop), x.shape[1])
+    hop_buf = np.zeros((hop, x.shape[1]), dtype=np.float32)
+    frame = new_frame()
+    rms, bands, spectra = [], [], []
+    pos = 0
+    while pos < x.shape[0] or ring.read_available() >= hop:
+        while pos < x.shape[0] and ring.write_available() >= min(block, x.shape[0] - pos):
+            ring.write(x[pos : pos + block])
+            pos += block
+        while ring.read_available() >= hop:
+            ring.read(hop_buf)
+            an.process_hop(hop_buf, frame)
+            rms.append(float(frame["rms_db"]))
+            bands.append(frame["band_db"].copy())
+            spectra.append(frame["spectrum"].copy())
+    return np.array(rms), np.array(bands), np.array(spectra)
+
+
+def test_full_scale_sine_reads_minus_3_dbfs_in_its_band():
+    t = np.arange(SR) / SR
+    _, _, edges = log_band_edges(SR, 2048, N_BANDS)
+    for band in range(N_BANDS):
+        f = float(np.sqrt(edges[band] * edges[band + 1]))  # geometric band centre
+        amp = 0.5
+        x = (amp * np.sin(2 * np.pi * f * t)).astype(np.float32)[:, None]
+        rms, bands, _ = _stream(x)
+        expected = 20 * np.log10(amp / np.sqrt(2))
+        assert rms[10:].mean() == pytest.approx(expected, abs=0.05)
+        assert np.median(bands[10:, band]) == pytest.approx(expected, abs=1.0), (band, f)
+        # The lowest bands are a few FFT bins wide, so some energy leaks next door; beyond the
+        # neighbours the Hann window's sidelobes keep it far down.
+        med = np.median(bands[10:], axis=0)
+        for other in range(N_BANDS):
+            if other != band:
+                margin = 6.0 if abs(other - band) == 1 else 20.0
+                assert med[other] < expected - margin, (band, other, med)
+
+
+def test_silence_is_floored_and_nan_is_counted_not_propagated():
+    x = np.zeros((SR // 2, 2), dtype=np.float32)
+    x[1000:1010, 0] = np.nan
+    x[2000, 1] = np.inf
+    an = LevelAnalyzer(SR)
+    frame = new_frame()
+    hop = np.zeros((512, 2), dtype=np.float32)
+    for i in range(0, x.shape[0] - 511, 512):
+        hop[:] = x[i : i + 512]
+        an.process_hop(hop, frame)
+        assert np.isfinite(frame["rms_db"]) and np.all(np.isfinite(frame["band_db"]))
+        assert np.all(np.isfinite(frame["spectrum"]))
+    assert frame["rms_db"] == FLOOR_DB
+    assert an.nonfinite_samples == 11 == int(frame["nonfinite_samples"])
+
+
+def test_streaming_matches_whole_signal_reference(rng):
+    x = (0.3 * rng.standard_normal(SR)).astype(np.float32)
+    x[SR // 2 :] *= np.linspace(1, 0.01, SR - SR // 2, dtype=np.float32)
+    rms, bands, _ = _stream(x[:, None])
+    ref_rms, ref_bands = levels_offline(x.astype(np.float64), SR)
+    np.testing.assert_allclose(rms, ref_rms, atol=1e-3)
+    np.testing.assert_allclose(bands, ref_bands, atol=1e-3)
+
+
+@pytest.mark.parametrize("block", [1, 64, 65, 8193])
+def test_block_size_invariance(block, rng):
+    x = (0.2 * rng.standard_normal((SR // 2, 2))).astype(np.float32)
+    ref = _stream(x, block=512)
+    got = _stream(x, block=block)
+    for a, b in zip(ref, got, strict=True):
+        np.testing.assert_array_equal(a, b)
