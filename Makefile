@@ -9,7 +9,8 @@ setup:
 run: setup
 	.venv/bin/liveai run $(ARGS)
 
-test: setup
+test:
+	@scripts/setup.sh --test
 	@scripts/test.sh
 
 lint: setup

@@ -2,18 +2,27 @@
 # Set up everything liveai needs on Debian/Ubuntu: system packages, a .venv, the package.
 # Idempotent and fast when nothing changed. As a non-root user it prints the exact
 # `sudo apt-get install ...` line it needs instead of guessing.
+#   scripts/setup.sh          what the show needs (make run)
+#   scripts/setup.sh --test   plus the servers the tests start (make test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Runtime: PortAudio, libsndfile, Mesa GL/EGL, X11 client libraries for glfw, PulseAudio tools
-# (monitor sources). Tests also start a JACK server (dummy driver), Xvfb, and talk OSC with liblo.
+# and the ALSA bridge (monitor sources), JACK (pro-audio routing).
 APT_PACKAGES=(
   libportaudio2 libsndfile1
   libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri
   libx11-6 libxrandr2 libxinerama1 libxcursor1 libxi6 libxxf86vm1
-  pulseaudio-utils libasound2-plugins
-  jackd2 xvfb xauth liblo-tools
+  pulseaudio-utils libasound2-plugins jackd2
 )
+# Tests: a virtual X display, liblo's OSC tools, and a private PulseAudio server for the
+# monitor-source test (skipped where PipeWire provides the Pulse server: the two conflict).
+if [ "${1:-}" = "--test" ]; then
+  APT_PACKAGES+=(xvfb xauth liblo-tools)
+  if ! dpkg-query -W -f='${Status}' pipewire-pulse 2>/dev/null | grep -q "install ok installed"; then
+    APT_PACKAGES+=(pulseaudio)
+  fi
+fi
 PYTHON=${PYTHON:-python3}
 
 say() { printf 'liveai setup: %s\n' "$*" >&2; }

@@ -168,3 +168,52 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120.0,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "liveai", *args], env=full_env,
                           capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT)
+
+
+# -- PulseAudio ---------------------------------------------------------------------------------
+@pytest.fixture
+def pulse_server(tmp_path, monkeypatch):
+    """A private PulseAudio server with a null sink named ``liveai_test`` (monitor included)."""
+    if shutil.which("pulseaudio") is None:
+        if shutil.which("pipewire-pulse"):
+            pytest.skip("PipeWire provides the Pulse server here; a private PulseAudio can't run")
+        pytest.fail("pulseaudio is not installed; run 'make test' (scripts/setup.sh --test)")
+    run = tmp_path / "pulse"
+    run.mkdir()
+    sock = run / "native"
+    env = {**os.environ, "PULSE_RUNTIME_PATH": str(run), "PULSE_STATE_PATH": str(run),
+           "HOME": str(run)}
+    proc = subprocess.Popen(
+        ["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "-n",
+         "--use-pid-file=no", "--load=module-null-sink sink_name=liveai_test",
+         f"--load=module-native-protocol-unix socket={sock} auth-anonymous=1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = f"unix:{sock}"
+    deadline = time.monotonic() + 15
+    while True:
+        res = subprocess.run(["pactl", "list", "short", "sources"], capture_output=True,
+                             text=True, env={**env, "PULSE_SERVER": server}, check=False)
+        if "liveai_test.monitor" in res.stdout:
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("private PulseAudio server did not start")
+        time.sleep(0.1)
+    monkeypatch.setenv("PULSE_SERVER", server)
+    refresh()
+    yield server
+    proc.terminate()
+    proc.wait(timeout=5)
+    refresh()
+
+
+def play_to_sink(server: str, seconds: float, sample_rate_hz: int = 44100) -> subprocess.Popen:
+    """Play a 1 kHz tone at -12 dBFS peak into the ``liveai_test`` sink (with pacat)."""
+    t = np.arange(int(seconds * sample_rate_hz)) / sample_rate_hz
+    x = (0.25 * np.sin(2 * np.pi * 1000 * t) * 32767).astype("<i2")
+    proc = subprocess.Popen(
+        ["pacat", "--device=liveai_test", "--format=s16le", f"--rate={sample_rate_hz}",
+         "--channels=1"], stdin=subprocess.PIPE, env={**os.environ, "PULSE_SERVER": server})
+    proc.stdin.write(x.tobytes())
+    proc.stdin.close()
+    return proc

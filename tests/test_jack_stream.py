@@ -120,3 +120,22 @@ def test_survives_jack_server_stop_and_resumes(jack_server, jack_peer):
     finally:
         mgr.stop()
     assert_ramp_contiguous(_drain(ring)[:, 0], min_frames=24000)
+
+
+@pytest.mark.parametrize("sample_rate_hz", [44100, 96000])
+def test_other_sample_rates(jack_server, jack_peer, sample_rate_hz):
+    server = jack_server(period_frames=1024, sample_rate_hz=sample_rate_hz)
+    ring = SpscRing(sample_rate_hz * 4, channels=2)
+    mgr = StreamManager(ring, input="system", sample_rate_hz=sample_rate_hz, block_size=256,
+                        input_channels=(1, 2))
+    mgr.start()
+    try:
+        ins = wait_for_ports(server, "PortAudio:in", 2)
+        peer = jack_peer(server, "ramp", *ins[:2])
+        assert peer.ready["samplerate"] == sample_rate_hz
+        time.sleep(1.0)
+        peer.result()
+    finally:
+        mgr.stop()
+    assert_ramp_contiguous(_drain(ring)[:, 0], min_frames=sample_rate_hz // 2)
+    assert ring.overruns == 0

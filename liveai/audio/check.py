@@ -9,7 +9,7 @@ import numpy as np
 
 from liveai.audio.devices import find_device
 from liveai.audio.ring import SpscRing
-from liveai.audio.stream import StreamManager
+from liveai.audio.stream import FIRST_CALLBACK_GRACE_S, StreamManager
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,15 @@ def check_input(spec: str, seconds: float = 2.0, sample_rate_hz: int = 48000,
     mgr = StreamManager(ring, input=spec, sample_rate_hz=sample_rate_hz, block_size=512,
                         input_channels=chans)
     mgr.start()
+    want = int(seconds * sample_rate_hz)
+    # Count from the first block: some backends (PulseAudio) take a moment to start.
+    deadline = time.monotonic() + seconds + FIRST_CALLBACK_GRACE_S
     try:
-        time.sleep(seconds)
+        while ring.read_available() < want and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
         mgr.stop()
-    data = np.zeros((ring.read_available(), len(chans)), dtype=np.float32)
+    data = np.zeros((min(ring.read_available(), want), len(chans)), dtype=np.float32)
     ring.read(data)
     data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float64)
     ms = np.mean(data**2, axis=0) if data.size else np.zeros(len(chans))

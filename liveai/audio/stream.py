@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 #: Sample rates and block sizes the stream manager is built and tested for.
 SAMPLE_RATES_HZ = (44100, 48000, 88200, 96000)
 MIN_BLOCK, MAX_BLOCK = 32, 2048
+#: Seconds a freshly opened stream may take to deliver its first block before it counts as lost.
+FIRST_CALLBACK_GRACE_S = 3.0
 
 # Counter slots (one int64 array written in place by the callback).
 _CALLBACKS, _FRAMES, _IN_OVER, _IN_UNDER, _OUT_OVER, _OUT_UNDER, _ERRORS, _SILENCE = range(8)
@@ -275,7 +277,7 @@ class StreamManager:
             self._orphans.append(stream)
 
     # -- supervision ---------------------------------------------------------------------------
-    def _stream_alive(self, last_callbacks: int, last_change: float, now: float) -> bool:
+    def _stream_alive(self, callbacks_seen: bool, last_change: float, now: float) -> bool:
         stream = self._stream
         if stream is None:
             return False
@@ -283,23 +285,28 @@ class StreamManager:
             active = stream.active
         except sd.PortAudioError:
             return False
+        # Some backends (PulseAudio through ALSA) take a while to deliver the first block.
         stall_s = max(0.5, 8.0 * self.block_size / self.sample_rate_hz)
+        if not callbacks_seen:
+            stall_s = max(stall_s, FIRST_CALLBACK_GRACE_S)
         return active and (now - last_change) < stall_s
 
     def _supervise(self) -> None:
         last_cb = int(self._counts[_CALLBACKS])
+        seen = False  # a callback arrived since the stream was (re)opened
         last_change = time.monotonic()
         while not self._stop.wait(0.05):
             now = time.monotonic()
             cb = int(self._counts[_CALLBACKS])
             if cb != last_cb:
-                last_cb, last_change = cb, now
+                last_cb, last_change, seen = cb, now, True
                 continue
-            if self._stream_alive(last_cb, last_change, now):
+            if self._stream_alive(seen, last_change, now):
                 continue
             self._run_lost(silence_from=last_change)
             last_cb = int(self._counts[_CALLBACKS])
             last_change = time.monotonic()
+            seen = False
 
     def _run_lost(self, silence_from: float) -> None:
         """Feed silence at the real-time pace and retry the device until it returns."""
