@@ -7,6 +7,7 @@ and restarts one that dies, while the audio keeps running untouched.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -33,8 +34,12 @@ log = logging.getLogger(__name__)
 #: Longest time (s) a Python thread keeps the GIL while the audio callback waits for it.
 SWITCH_INTERVAL_S = 0.0005
 
-#: Don't let libjack start a JACK server behind the user's back when PortAudio probes for one.
-os.environ.setdefault("JACK_NO_START_SERVER", "1")
+
+# A private copy of the original stderr, taken before anything can redirect fd 2.
+_STDERR_FD = os.dup(2)
+
+#: Seconds without a new frame after which a projector counts as hung and is restarted.
+PROJECTOR_HANG_S = 5.0
 
 
 def has_display() -> bool:
@@ -56,8 +61,12 @@ def build_source(config: ShowConfig, *, demo: bool = False, file: str | None = N
     """
     a = config.audio
     kind = "demo" if demo else ("file" if file else a.source)
-    if kind == "demo":
+
+    def demo_source() -> DemoSource:
         return DemoSource(a.sample_rate_hz, a.block_size, channels=2, realtime=realtime)
+
+    if kind == "demo":
+        return demo_source()
     if kind == "file":
         return FileSource(file or a.file, block_size=a.block_size, realtime=realtime,
                           loop=a.file_loop)
@@ -74,7 +83,7 @@ def build_source(config: ShowConfig, *, demo: bool = False, file: str | None = N
                 raise
             log.warning("No audio input device found: playing the built-in demo groove "
                         "instead. Run 'liveai devices' to pick an input.")
-            return DemoSource(a.sample_rate_hz, a.block_size, channels=2, realtime=realtime)
+            return demo_source()
     return DeviceSource(**stream_kwargs)
 
 
@@ -128,7 +137,11 @@ class ProjectorSupervisor:
         env = dict(os.environ)
         # Mesa's software renderer takes every core by default; leave one to the audio.
         env.setdefault("LP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
-        self._proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, env=env)
+        # Its own session: Ctrl-C in the terminal goes to the engine, which stops the child
+        # cleanly. stderr is the engine's real one (PortAudio re-scans briefly point fd 2 at
+        # /dev/null, and a child spawned then would be mute for life).
+        self._proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, env=env,
+                                      stderr=_STDERR_FD, start_new_session=True)
         log.info("projector %d started (pid %d, %s)", self.slot, self._proc.pid,
                  "offscreen" if self.headless else "window")
 
@@ -139,15 +152,29 @@ class ProjectorSupervisor:
                                         daemon=True)
         self._thread.start()
 
+    def _hung(self) -> bool:
+        """True when the child rendered before but has not for PROJECTOR_HANG_S."""
+        st = self.record.status[self.slot]
+        if st["frames_rendered"] == 0:
+            return False
+        return time.monotonic_ns() - int(st["heartbeat_ns"]) > PROJECTOR_HANG_S * 1e9
+
     def _watch(self) -> None:
         backoff_s = 0.5
         started = time.monotonic()
         while not self._stop.wait(0.1):
             proc = self._proc
             if proc is None or proc.poll() is None:
-                if time.monotonic() - started > 30.0:
+                if proc is not None and self._hung():
+                    log.warning("projector %d stopped drawing for %.0f s; killing it",
+                                self.slot, PROJECTOR_HANG_S)
+                    proc.kill()
+                    proc.wait()
+                elif time.monotonic() - started > 30.0:
                     backoff_s = 0.5  # it ran well for a while: restart quickly next time
-                continue
+                    continue
+                else:
+                    continue
             if self._stop.is_set():
                 return
             self._frames_before += int(self.record.status[self.slot]["frames_rendered"])
@@ -214,6 +241,7 @@ class RunSummary:
     overruns: int = 0
     silence_frames: int = 0
     nonfinite_samples: int = 0
+    analysis_errors: int = 0
     warmup_s: float = 0.0
     ended_by: str = ""
     notes: list[str] = field(default_factory=list)
@@ -230,6 +258,8 @@ class RunSummary:
             f"silence inserted: {self.silence_frames} frames, "
             f"NaN/Inf samples replaced: {self.nonfinite_samples}",
         ]
+        if self.analysis_errors:
+            out.append(f"analysis errors: {self.analysis_errors} frames skipped (see the log)")
         return out + self.notes
 
 
@@ -267,6 +297,7 @@ class Engine:
         self._stop = threading.Event()
         self._analysis: threading.Thread | None = None
         self.feature_frames = 0
+        self.analysis_errors = 0
         self.source_drained = threading.Event()
         self.warmup_s = 0.0
         self._started_at = 0.0
@@ -280,13 +311,21 @@ class Engine:
         self.warmup_s = warm_up()
         log.info("DSP kernels ready in %.2f s", self.warmup_s)
         log.info("source: %s", self.source.description)
-        self.source.start(self.ring)
-        self._started_at = time.monotonic()
-        self._analysis = threading.Thread(target=self._analyse, name="liveai-analysis",
-                                          daemon=True)
-        self._analysis.start()
-        for p in self.projectors:
-            p.start()
+        # Everything allocated so far lives for the whole show: keep the cyclic garbage
+        # collector from walking it (a long collection on the callback's thread is a dropout).
+        gc.collect()
+        gc.freeze()
+        try:
+            self.source.start(self.ring)
+            self._started_at = time.monotonic()
+            self._analysis = threading.Thread(target=self._analyse, name="liveai-analysis",
+                                              daemon=True)
+            self._analysis.start()
+            for p in self.projectors:
+                p.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop everything (projectors first, then the analysis, then the audio)."""
@@ -310,28 +349,32 @@ class Engine:
         frame = self._frame
         rl = RateLimitedLogger(log)
         while not self._stop.is_set():
+            # Read `finished` before the fill level: a source that ends in between still has
+            # its last blocks read on the next pass.
+            finished = self.source.finished
             if self.ring.read_available() < hop:
-                if self.source.finished:
-                    self._frame["input_state"] = INPUT_ENDED
+                if finished:
+                    frame["input_state"] = INPUT_ENDED
                     self.record.publish(frame)
                     self.source_drained.set()
                     return
                 self._stop.wait(idle_s)
                 continue
-            self.ring.read(hop_buf)
             try:
+                self.ring.read(hop_buf)
                 self.analyzer.process_hop(hop_buf, frame)
-            except Exception:  # keep the show going; say what broke, once in a while
-                rl.warning("analysis", "analysis failed on a frame; skipping it", exc_info=True)
-                continue
-            st = self.source.stats()
-            frame["frame_index"] = self.feature_frames
-            frame["input_state"] = INPUT_LOST if st.state == "lost" else INPUT_OK
-            frame["xruns"] = st.xruns
-            frame["overruns"] = st.overruns
-            frame["silence_frames"] = st.silence_frames
-            self.record.publish(frame)
-            self.feature_frames += 1
+                st = self.source.stats()
+                frame["frame_index"] = self.feature_frames
+                frame["input_state"] = INPUT_LOST if st.state == "lost" else INPUT_OK
+                frame["xruns"] = st.xruns
+                frame["overruns"] = st.overruns
+                frame["silence_frames"] = st.silence_frames
+                self.record.publish(frame)
+                self.feature_frames += 1
+            except Exception:  # keep the show going with the last good frame; say what broke
+                self.analysis_errors += 1
+                rl.warning("analysis", "analysis failed on a frame (%d so far); the projector "
+                           "keeps the last good frame", self.analysis_errors, exc_info=True)
 
     # -- running -------------------------------------------------------------------------------
     def run(self, seconds: float | None = None) -> RunSummary:
@@ -384,6 +427,7 @@ class Engine:
             overruns=st.overruns,
             silence_frames=st.silence_frames,
             nonfinite_samples=self.analyzer.nonfinite_samples,
+            analysis_errors=self.analysis_errors,
             warmup_s=self.warmup_s,
             ended_by=ended_by,
         )

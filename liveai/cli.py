@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                          "seconds from one and show its level.")
     dev.add_argument("--test", metavar="NAME", nargs="?", const="",
                      help="record from this input (name substring or index; empty = default)")
-    dev.add_argument("--seconds", type=float, default=2.0, help="length of --test (default 2)")
+    dev.add_argument("--seconds", type=float, default=2.0,
+                     help="length of --test in seconds (default 2)")
     dev.add_argument("--channels", help="1-based channels to test, e.g. 1,2,3 (default: all, "
                      "up to 8)")
     dev.add_argument("--sample-rate", type=int, default=48000)
@@ -210,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     except LiveAIError as exc:
         print(f"liveai: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        if "library" not in str(exc):
+            raise
+        # sounddevice / soundfile could not load PortAudio / libsndfile.
+        print(f"liveai: {exc}: run 'make setup' (it installs libportaudio2 and libsndfile1)",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import types
 import typing
@@ -126,7 +127,8 @@ def _type_name(tp: Any) -> str:
     if origin is list:
         (inner,) = typing.get_args(tp)
         return f"a list of {_type_name(inner)}"
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+    return {bool: "true/false", int: "an integer", float: "a finite number",
+            str: "a string"}.get(
         tp, getattr(tp, "__name__", str(tp))
     )
 
@@ -140,7 +142,7 @@ def _check_value(tp: Any, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     elif tp is str:
         if isinstance(value, str):

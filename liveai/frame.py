@@ -9,6 +9,10 @@ Events are counters, never queues: a consumer notices a new event because a coun
 
 The record is a file in ``/dev/shm`` (or the temp folder) mapped by both processes, so a projector
 on this machine needs only its path.
+
+Memory ordering: the writer's stores (counter, frame, counter) and the reader's loads are separate
+numpy calls, which neither compiler can reorder, and x86-64 keeps stores and loads in program
+order (TSO). On weakly ordered CPUs (ARM) this needs explicit fences: liveai targets x86-64 today.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ FRAME_DTYPE = np.dtype(
         ("stream_time_samples", "<i8"),  # input samples consumed up to the end of this frame
         ("sample_rate_hz", "<i4"),
         ("hop_samples", "<i4"),
-        ("rms_db", "<f4"),  # dBFS over the last hop, floor -120
+        ("rms_db", "<f4"),  # dBFS of the channel mean over the last hop, floor -120
         ("peak_db", "<f4"),  # dBFS sample peak over the last hop
         ("level", "<f4"),  # 0..1 display level (rms, -60..0 dBFS)
         ("band_db", "<f4", (N_BANDS,)),  # log-spaced band energies, dBFS
@@ -84,6 +88,7 @@ _HEADER_DTYPE = np.dtype(
     align=True,
 )
 _HEADER_NBYTES = 64
+assert _HEADER_DTYPE.itemsize <= _HEADER_NBYTES
 _FRAME_OFFSET = _HEADER_NBYTES
 _STATUS_OFFSET = _FRAME_OFFSET + ((FRAME_DTYPE.itemsize + 63) // 64) * 64
 RECORD_NBYTES = _STATUS_OFFSET + MAX_PROJECTORS * STATUS_DTYPE.itemsize
@@ -132,10 +137,12 @@ class SharedRecord:
             (MAX_PROJECTORS,), STATUS_DTYPE, buffer=buf, offset=_STATUS_OFFSET
         )
         self._seq = self._header["seq"]  # 0-d view: reading it always reads shared memory
+        self._scratch = new_frame()  # a read lands here first, so a failed read changes nothing
         if not owner:
             if bytes(self._header["magic"]) != MAGIC:
                 raise ValueError(f"{self.path}: not a liveai shared record")
-            if int(self._header["version"]) != LAYOUT_VERSION:
+            if (int(self._header["version"]) != LAYOUT_VERSION
+                    or int(self._header["frame_nbytes"]) != FRAME_DTYPE.itemsize):
                 raise ValueError(
                     f"{self.path}: record layout {int(self._header['version'])}, "
                     f"this liveai reads layout {LAYOUT_VERSION}: engine and projector differ "
@@ -144,8 +151,20 @@ class SharedRecord:
 
     @classmethod
     def create(cls) -> SharedRecord:
-        """Create a fresh record file in ``/dev/shm`` and map it."""
-        path = _shm_dir() / f"liveai-{os.getpid()}-{secrets.token_hex(4)}.shm"
+        """Create a fresh record file in ``/dev/shm`` and map it.
+
+        Records left behind by engines that crashed (their pid is gone) are removed first.
+        """
+        folder = _shm_dir()
+        for old in folder.glob("liveai-*-*.shm"):
+            try:
+                pid = int(old.name.split("-")[1])
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                old.unlink(missing_ok=True)
+            except (ValueError, PermissionError, OSError):
+                pass
+        path = folder / f"liveai-{os.getpid()}-{secrets.token_hex(4)}.shm"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.ftruncate(fd, RECORD_NBYTES)
@@ -166,6 +185,8 @@ class SharedRecord:
     # -- the frame (engine writes, projectors read) ------------------------------------------
     def publish(self, frame: np.ndarray) -> None:
         """Write one FeatureFrame; readers never see it half-written. Engine only."""
+        if self._frame is None:  # closed: a late publish from a stopping thread is dropped
+            return
         seq = int(self._seq)
         self._header["seq"] = seq + 1  # odd: write in progress
         self._frame[...] = frame
@@ -186,14 +207,17 @@ class SharedRecord:
         Returns
         -------
         int
-            The sequence number of the frame read (even), or -1 when no consistent copy was made.
+            The sequence number of the frame read (even), or -1 when no consistent copy was made
+            (``out`` then keeps what it had: the last good frame).
         """
+        scratch = self._scratch
         for _ in range(max_tries):
             s1 = int(self._seq)
             if s1 & 1:
                 continue
-            out[...] = self._frame
+            scratch[...] = self._frame
             if int(self._seq) == s1:
+                out[...] = scratch
                 return s1
         return -1
 
@@ -219,6 +243,7 @@ class SharedRecord:
     def close(self) -> None:
         """Unmap; the owner also removes the file."""
         self._header = self._frame = self.status = self._seq = None  # drop buffer exports
+        self._scratch = None
         try:
             self._mm.close()
         except BufferError:  # a caller still holds a view; the OS frees it at exit

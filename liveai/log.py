@@ -15,8 +15,8 @@ def configure(verbosity: int = 0) -> None:
     Parameters
     ----------
     verbosity : int
-        0 shows warnings and the show's own info lines, 1 (``-v``) shows info from every module,
-        2 (``-vv``) shows debug.
+        0 and 1 (``-v``) show info lines (at 0 numba's and other libraries' chatter stays
+        hidden), 2 (``-vv``) shows debug.
     """
     level = logging.DEBUG if verbosity >= 2 else logging.INFO
     root = logging.getLogger()
@@ -52,7 +52,7 @@ class RateLimitedLogger:
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 
-    def log(self, level: int, key: str, msg: str, *args: object) -> bool:
+    def log(self, level: int, key: str, msg: str, *args: object, **kwargs: object) -> bool:
         """Log ``msg % args`` unless ``key`` was logged less than ``interval_s`` ago.
 
         Returns
@@ -69,13 +69,13 @@ class RateLimitedLogger:
         self._last[key] = now
         if skipped:
             msg = f"{msg} ({skipped} similar messages suppressed)"
-        self._logger.log(level, msg, *args)
+        self._logger.log(level, msg, *args, **kwargs)
         return True
 
-    def warning(self, key: str, msg: str, *args: object) -> bool:
+    def warning(self, key: str, msg: str, *args: object, **kwargs: object) -> bool:
         """Rate-limited warning; see :meth:`log`."""
-        return self.log(logging.WARNING, key, msg, *args)
+        return self.log(logging.WARNING, key, msg, *args, **kwargs)
 
-    def info(self, key: str, msg: str, *args: object) -> bool:
+    def info(self, key: str, msg: str, *args: object, **kwargs: object) -> bool:
         """Rate-limited info; see :meth:`log`."""
-        return self.log(logging.INFO, key, msg, *args)
+        return self.log(logging.INFO, key, msg, *args, **kwargs)

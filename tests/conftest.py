@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import glob
 import json
 import os
 import shutil
@@ -15,6 +17,7 @@ import pytest
 
 from liveai.audio.devices import refresh
 from liveai.audio.jackserver import JackServer
+from liveai.config import ShowConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER = Path(__file__).resolve().parent / "jack_peer.py"
@@ -26,6 +29,23 @@ os.environ.setdefault("JACK_NO_START_SERVER", "1")
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261125)
+
+
+def wait_until(cond, timeout_s: float, what: str, poll_s: float = 0.05):
+    """Poll ``cond()`` until it is truthy; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(poll_s)
+
+
+def replace_audio(config: ShowConfig, **changes) -> ShowConfig:
+    """``config`` with some ``[audio]`` settings changed."""
+    return dataclasses.replace(config, audio=dataclasses.replace(config.audio, **changes))
 
 
 # -- JACK ---------------------------------------------------------------------------------------
@@ -52,6 +72,12 @@ def jack_server(monkeypatch):
     yield start
     for server in servers:
         server.stop()
+        # jackd leaves its semaphores behind; a long test session would pile them up.
+        for path in glob.glob(f"/dev/shm/jack*{server.name}*"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
     refresh()
 
 
@@ -63,13 +89,11 @@ def jack_ports(server: JackServer, contains: str) -> list[str]:
 
 
 def wait_for_ports(server: JackServer, contains: str, n: int, timeout_s: float = 10.0) -> list[str]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def found() -> list[str] | None:
         ports = jack_ports(server, contains)
-        if len(ports) >= n:
-            return sorted(ports)
-        time.sleep(0.1)
-    raise AssertionError(f"ports containing {contains!r} did not appear: {jack_ports(server, '')}")
+        return sorted(ports) if len(ports) >= n else None
+
+    return wait_until(found, timeout_s, f"{n} JACK ports containing {contains!r}", poll_s=0.1)
 
 
 class JackPeer:
@@ -146,11 +170,7 @@ def xvfb():
     proc = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sock = Path(f"/tmp/.X11-unix/X{num}")
-    deadline = time.monotonic() + 10
-    while not sock.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError("Xvfb did not start")
-        time.sleep(0.05)
+    wait_until(lambda: proc.poll() is None and sock.exists(), 10, "Xvfb")
     old = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = f":{num}"
     yield f":{num}"
@@ -189,16 +209,18 @@ def pulse_server(tmp_path, monkeypatch):
          f"--load=module-native-protocol-unix socket={sock} auth-anonymous=1"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = f"unix:{sock}"
-    deadline = time.monotonic() + 15
-    while True:
+
+    def ready() -> bool:
+        assert proc.poll() is None, "private PulseAudio server exited"
         res = subprocess.run(["pactl", "list", "short", "sources"], capture_output=True,
                              text=True, env={**env, "PULSE_SERVER": server}, check=False)
-        if "liveai_test.monitor" in res.stdout:
-            break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("private PulseAudio server did not start")
-        time.sleep(0.1)
+        return "liveai_test.monitor" in res.stdout
+
+    try:
+        wait_until(ready, 15, "the private PulseAudio server", poll_s=0.1)
+    except AssertionError:
+        proc.kill()
+        raise
     monkeypatch.setenv("PULSE_SERVER", server)
     refresh()
     yield server

@@ -6,6 +6,8 @@ Modes (first argument):
   tone    PORT...   write a 1 kHz sine at -12 dBFS peak (-15.05 dBFS RMS), the same on every
                     port, until stdin closes
   delay   OUT IN    send one impulse into OUT, find it at IN; prints {"delay_frames": N}
+  bad     OUT IN    send NaN, Inf and +-4.0 mixed with a sine into OUT for 1 s, watch IN;
+                    prints {"nonfinite_seen": N, "max_abs_seen": X, "frames_seen": N}
 The ramp value of frame n is ((n mod 65536) + 1) / 131072: exact in float32, never zero.
 Prints {"ready": true} once its ports are connected.
 """
@@ -89,6 +91,41 @@ def main() -> None:
             emit({"delay_frames": None})
         else:
             emit({"delay_frames": int(state["found_at"] - state["sent_at"])})
+    elif mode == "bad":
+        out = client.outports.register("out")
+        inp = client.inports.register("in")
+        seen = {"nonfinite": 0, "max_abs": 0.0, "frames": 0}
+        done = threading.Event()
+
+        @client.set_process_callback
+        def process(frames):
+            n0 = state["n"]
+            idx = np.arange(n0, n0 + frames)
+            x = (0.5 * np.sin(2 * np.pi * 440.0 * idx / sr)).astype(np.float32)
+            x[idx % 7 == 0] = np.nan
+            x[idx % 11 == 0] = np.inf
+            x[idx % 13 == 0] = -np.inf
+            x[idx % 5 == 0] = 4.0
+            x[idx % 17 == 0] = -4.0
+            out.get_array()[:] = x
+            state["n"] = n0 + frames
+            y = inp.get_array()
+            finite = np.isfinite(y)
+            seen["nonfinite"] += int(np.count_nonzero(~finite))
+            if finite.any():
+                seen["max_abs"] = max(seen["max_abs"], float(np.max(np.abs(y[finite]))))
+            seen["frames"] += frames
+            if state["n"] >= sr:
+                done.set()
+
+        client.activate()
+        client.connect(out, targets[0])
+        client.connect(targets[1], inp)
+        emit({"ready": True, "samplerate": sr})
+        done.wait(10.0)
+        client.deactivate()
+        emit({"nonfinite_seen": seen["nonfinite"], "max_abs_seen": seen["max_abs"],
+              "frames_seen": seen["frames"]})
     else:
         raise SystemExit(f"unknown mode {mode}")
 

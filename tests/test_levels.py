@@ -87,3 +87,12 @@ def test_block_size_invariance(block, rng):
     got = _stream(x, block=block)
     for a, b in zip(ref, got, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_wrong_hop_shape_is_refused_before_the_kernels():
+    an = LevelAnalyzer(SR, 512)
+    frame = new_frame()
+    for bad in (np.zeros((513, 2), np.float32), np.zeros((512, 2), np.float64),
+                np.zeros((2, 512), np.float32).T, np.zeros(512, np.float32)):
+        with pytest.raises(ValueError, match="hop must be"):
+            an.process_hop(bad, frame)

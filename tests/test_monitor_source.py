@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import play_to_sink, run_cli
+from conftest import play_to_sink, replace_audio, run_cli
 
 from liveai.app import Engine, build_source
 from liveai.audio.check import check_input
 from liveai.audio.devices import find_device
 from liveai.config import load_show
 from liveai.frame import new_frame
-from tests_helpers import replace_audio
 
 
 def test_monitor_source_is_listed_and_found(pulse_server):

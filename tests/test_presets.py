@@ -52,6 +52,7 @@ BAD = [
     ("table", "audio = 5\n", ["audio = 5", "should be a table"]),
     ("channels", "[audio]\ninput_channels = [1, 1]\n", ["audio.input_channels", "twice"]),
     ("bool", "[projector]\nfullscreen = 1\n", ["projector.fullscreen = 1", "true/false"]),
+    ("nan", "[projector]\nfps = nan\n", ["projector.fps = nan", "finite number"]),
 ]
 
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SHARED
+from conftest import SHARED, wait_until
 
 from liveai.audio.ring import SpscRing
 from liveai.audio.sources import DemoSource, FileSource
@@ -49,8 +49,7 @@ def test_file_loop_and_channel_matching(tmp_path):
     src = FileSource(path, block_size=300, realtime=False, loop=True, channels=2)
     ring = SpscRing(10000, 2)
     src.start(ring)
-    while ring.read_available() < 3500:
-        time.sleep(0.001)
+    wait_until(lambda: ring.read_available() >= 3500, 30, "3500 looped frames", poll_s=0.001)
     src.stop()
     out = np.zeros((3500, 2), dtype=np.float32)
     ring.read(out)
@@ -67,7 +66,7 @@ def test_realtime_file_keeps_pace_roughly(tmp_path):
     time.sleep(0.25)
     early = ring.read_available()
     src.stop()
-    assert early < 8000  # not dumped at once; the exact pace is a benchmark matter
+    assert 0 < early < 8000  # flowing, not dumped at once; the exact pace is a benchmark matter
 
 
 @pytest.mark.parametrize("content", [None, b"", b"this is not audio at all" * 10])

@@ -72,6 +72,11 @@ class LevelAnalyzer:
             ``band_level``, ``spectrum``, ``waveform``, ``stream_time_samples``,
             ``nonfinite_samples`` are written.
         """
+        if (hop.ndim != 2 or hop.shape[0] != self.hop_length or hop.dtype != np.float32
+                or not hop.flags.c_contiguous):
+            # The kernels do no bounds checks: a wrong shape must never reach them.
+            raise ValueError(f"hop must be a C-contiguous float32 array of shape "
+                             f"({self.hop_length}, channels), got {hop.dtype} {hop.shape}")
         self.nonfinite_samples += k.mix_to_mono(hop, self._mono)
         rms_db, peak_db = k.rms_peak_db(self._mono)
         k.shift_append(self._buf, self._mono)
@@ -87,7 +92,10 @@ class LevelAnalyzer:
         frame["level"] = _unit(rms_db, LEVEL_DB_RANGE)
         frame["band_db"] = self._band_db
         lo, hi = BAND_DB_RANGE
-        np.clip((self._band_db - lo) / (hi - lo), 0.0, 1.0, out=frame["band_level"])
+        band_level = frame["band_level"]
+        np.subtract(self._band_db, lo, out=band_level)
+        np.multiply(band_level, 1.0 / (hi - lo), out=band_level)
+        np.clip(band_level, 0.0, 1.0, out=band_level)
         frame["spectrum"][: self._n_spec] = self._spec_row[: self._n_spec]
         frame["waveform"] = self._buf[-WAVEFORM_SAMPLES:]
         frame["nonfinite_samples"] = self.nonfinite_samples

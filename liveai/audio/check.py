@@ -10,6 +10,8 @@ import numpy as np
 from liveai.audio.devices import find_device
 from liveai.audio.ring import SpscRing
 from liveai.audio.stream import FIRST_CALLBACK_GRACE_S, StreamManager
+from liveai.dsp.levels import rms_peak_db
+from liveai.errors import DeviceError
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,10 @@ def check_input(spec: str, seconds: float = 2.0, sample_rate_hz: int = 48000,
     Raises
     ------
     DeviceError
-        When the device cannot be found or opened.
+        When the device cannot be found or opened, or ``seconds`` is not positive.
     """
+    if not 0 < seconds <= 600:
+        raise DeviceError(f"--seconds {seconds:g}: record between 0 and 600 seconds")
     dev = find_device(spec, "input")
     chans = tuple(channels or range(1, min(dev.max_input_channels, 8) + 1))
     ring = SpscRing(int((seconds + 1.0) * sample_rate_hz), len(chans))
@@ -65,10 +69,8 @@ def check_input(spec: str, seconds: float = 2.0, sample_rate_hz: int = 48000,
         mgr.stop()
     data = np.zeros((min(ring.read_available(), want), len(chans)), dtype=np.float32)
     ring.read(data)
-    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float64)
-    ms = np.mean(data**2, axis=0) if data.size else np.zeros(len(chans))
-    peak = np.max(np.abs(data), axis=0) if data.size else np.zeros(len(chans))
-    rms_db = tuple(float(10 * np.log10(max(v, 1e-12))) for v in ms)
-    peak_db = tuple(float(20 * np.log10(max(v, 1e-6))) for v in peak)
-    return InputCheck(dev.label, sample_rate_hz, data.shape[0] / sample_rate_hz, chans, rms_db,
-                      peak_db, mgr.stats().xruns)
+    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    levels = [rms_peak_db(np.ascontiguousarray(data[:, j])) for j in range(len(chans))]
+    return InputCheck(dev.label, sample_rate_hz, data.shape[0] / sample_rate_hz, chans,
+                      tuple(float(r) for r, _ in levels), tuple(float(p) for _, p in levels),
+                      mgr.stats().xruns)

@@ -28,13 +28,13 @@ class Section:
     hats: bool = True
     bass: bool = True
     pad: bool = True
-    swing: float = 0.0  # 0 = straight 16ths, 0.33 = heavy swing on the off-8ths
+    swing: float = 0.0  # 0 = straight; delays every odd 16th by this fraction of a 16th
     half_time: bool = False  # snare on beat 3 only
     riser: bool = False  # noise sweep rising to the next section
     crash: bool = False  # crash cymbal on the first beat
 
 
-#: The arrangement, looped forever (about 4 min 40 s per cycle).
+#: The arrangement, looped forever (92 bars, about 3 minutes per cycle).
 ARRANGEMENT: tuple[Section, ...] = (
     Section("intro", 8, 122, 122, snare=False, bass=False),
     Section("groove", 16, 122, 122),

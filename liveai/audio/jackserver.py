@@ -87,7 +87,8 @@ class JackServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 out = self.proc.stdout.read() if self.proc.stdout else ""
-                if self.realtime:
+                self.proc.stdout.close()
+                if self.realtime and "realtime" in out.lower():
                     log.info("jackd refused realtime scheduling; using normal scheduling")
                     self.realtime = False
                     return self.start(timeout_s)

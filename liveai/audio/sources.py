@@ -134,6 +134,13 @@ class _FeederSource(Source):
         self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._feed()
+        except Exception as exc:  # a decode error mid-file: say so once and end this source
+            log.error("%s failed and stopped: %s", self.description, exc)
+            self._ended = True
+
+    def _feed(self) -> None:
         ring = self._ring
         period_s = self.block_size / self.sample_rate_hz
         t_next = time.monotonic()

@@ -29,6 +29,8 @@ from liveai.audio.devices import (
     refresh,
 )
 from liveai.audio.ring import SpscRing
+from liveai.dsp import routing
+from liveai.dsp.routing import route_sanitized
 from liveai.errors import DeviceError
 from liveai.log import RateLimitedLogger
 
@@ -41,20 +43,20 @@ MIN_BLOCK, MAX_BLOCK = 32, 2048
 FIRST_CALLBACK_GRACE_S = 3.0
 
 # Counter slots (one int64 array written in place by the callback).
-_CALLBACKS, _FRAMES, _IN_OVER, _IN_UNDER, _OUT_OVER, _OUT_UNDER, _ERRORS, _SILENCE = range(8)
+(_CALLBACKS, _FRAMES, _IN_OVER, _IN_UNDER, _OUT_OVER, _OUT_UNDER, _ERRORS, _SILENCE,
+ _OUT_NONFINITE) = range(9)
 
-#: ``process(indata, channel_index, outdata)`` fills ``outdata`` in a duplex callback.
-Processor = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+#: ``process(indata, channel_index, outdata) -> n`` fills ``outdata`` in a duplex callback and
+#: returns how many non-finite input samples it had to replace.
+Processor = Callable[[np.ndarray, np.ndarray, np.ndarray], int]
 
 
-def passthrough(indata: np.ndarray, channel_index: np.ndarray, outdata: np.ndarray) -> None:
-    """Copy the selected input channels to the outputs, in order; extra outputs get silence."""
-    n_out = outdata.shape[1]
-    for j in range(n_out):
-        if j < channel_index.shape[0]:
-            outdata[:, j] = indata[:, channel_index[j]]
-        else:
-            outdata[:, j] = 0.0
+def passthrough(indata: np.ndarray, channel_index: np.ndarray, outdata: np.ndarray) -> int:
+    """Copy the selected input channels to the outputs, in order; extra outputs get silence.
+
+    NaN/Inf become 0 and samples are clipped to full scale, so nothing malformed reaches the PA.
+    """
+    return route_sanitized(indata, channel_index, outdata, 1.0)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class StreamStats:
     callback_errors: int
     silence_frames: int
     reconnects: int
+    output_nonfinite: int  # NaN/Inf input samples replaced on the way to the output
 
     @property
     def xruns(self) -> int:
@@ -128,6 +131,10 @@ class StreamManager:
             raise DeviceError(f"block size {block_size} is outside {MIN_BLOCK}..{MAX_BLOCK}")
         if ring.channels != len(input_channels):
             raise ValueError("ring channels must match the number of selected input channels")
+        bad = [c for c in input_channels if not 1 <= int(c) <= 64]
+        if bad or not input_channels:
+            raise DeviceError(f"input channels {list(input_channels)}: channels are numbered "
+                              "from 1 (at most 64)")
         self.ring = ring
         self.input_spec = str(input)
         self.output_spec = str(output)
@@ -138,7 +145,7 @@ class StreamManager:
         self.reconnect_max_s = float(reconnect_max_s)
         self.processor: Processor = processor or passthrough
         self._channel_index = np.array([c - 1 for c in self.input_channels], dtype=np.intp)
-        self._counts = np.zeros(8, dtype=np.int64)
+        self._counts = np.zeros(9, dtype=np.int64)
         self._timing_ns = np.zeros(max(int(timing_capacity), 1), dtype=np.int64)
         self._timing_on = timing_capacity > 0
         self._timing_base = 0
@@ -150,43 +157,60 @@ class StreamManager:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._rl = RateLimitedLogger(log, interval_s=5.0)
+        self._generation = 0  # only the callback of the current stream may write
+        self._swap = threading.Lock()  # stream swaps: supervisor vs stop(); never the callback
+        self._errors_reported = 0
+        self._nonfinite_reported = 0
 
     # -- the callback (real-time) ----------------------------------------------------------------
-    def _callback(self, indata, *args) -> None:
-        t0 = time.perf_counter_ns()
+    def _make_callback(self, generation: int) -> Callable[..., None]:
+        """A callback bound to one opened stream; it goes quiet once that stream is replaced."""
         counts = self._counts
-        try:
-            if self.duplex:
-                outdata, frames, _time, status = args
-            else:
-                frames, _time, status = args
-            if status:
-                if status.input_overflow:
-                    counts[_IN_OVER] += 1
-                if status.input_underflow:
-                    counts[_IN_UNDER] += 1
-                if status.output_overflow:
-                    counts[_OUT_OVER] += 1
-                if status.output_underflow:
-                    counts[_OUT_UNDER] += 1
-            self.ring.write(indata, self._channel_index)
-            if self.duplex:
-                self.processor(indata, self._channel_index, outdata)
-            counts[_FRAMES] += frames
-        except BaseException:  # nothing may escape into PortAudio
-            counts[_ERRORS] += 1
-            if self.duplex:
-                try:
-                    args[0].fill(0.0)
-                except BaseException:
-                    pass
-        n = counts[_CALLBACKS]
-        counts[_CALLBACKS] = n + 1
-        if self._timing_on:
-            self._timing_ns[n % self._timing_ns.shape[0]] = time.perf_counter_ns() - t0
+        timing = self._timing_ns
+        ring = self.ring
+        chan = self._channel_index
+        duplex = self.duplex
+
+        def callback(indata, *args) -> None:
+            t0 = time.perf_counter_ns()
+            try:
+                if duplex:
+                    outdata, frames, _time, status = args
+                else:
+                    frames, _time, status = args
+                if generation != self._generation:  # a stream left behind: never write twice
+                    if duplex:
+                        outdata.fill(0.0)
+                    return
+                if status:
+                    if status.input_overflow:
+                        counts[_IN_OVER] += 1
+                    if status.input_underflow:
+                        counts[_IN_UNDER] += 1
+                    if status.output_overflow:
+                        counts[_OUT_OVER] += 1
+                    if status.output_underflow:
+                        counts[_OUT_UNDER] += 1
+                ring.write(indata, chan)
+                if duplex:
+                    counts[_OUT_NONFINITE] += self.processor(indata, chan, outdata)
+                counts[_FRAMES] += frames
+            except BaseException:  # nothing may escape into PortAudio
+                counts[_ERRORS] += 1
+                if duplex:
+                    try:
+                        args[0].fill(0.0)
+                    except BaseException:
+                        pass
+            n = counts[_CALLBACKS]
+            counts[_CALLBACKS] = n + 1
+            if self._timing_on:
+                timing[n % timing.shape[0]] = time.perf_counter_ns() - t0
+
+        return callback
 
     # -- opening -------------------------------------------------------------------------------
-    def _open(self) -> None:
+    def _open(self) -> tuple[sd.Stream | sd.InputStream, DeviceInfo]:
         """Find the devices and start a stream; raises DeviceError or sd.PortAudioError."""
         dev_in = find_device(self.input_spec, "input")
         need = int(self._channel_index.max()) + 1
@@ -195,9 +219,10 @@ class StreamManager:
                 f"input '{dev_in.name}' has {dev_in.max_input_channels} channels; "
                 f"audio.input_channels = {list(self.input_channels)} needs {need}"
             )
+        generation = self._generation + 1
         kwargs = dict(
             samplerate=self.sample_rate_hz, blocksize=self.block_size, dtype="float32",
-            latency="low", callback=self._callback,
+            latency="low", callback=self._make_callback(generation),
         )
         with pulse_source_env(dev_in):
             if self.duplex:
@@ -213,13 +238,13 @@ class StreamManager:
                                    channels=(need, n_out), **kwargs)
             else:
                 stream = sd.InputStream(device=dev_in.index, channels=need, **kwargs)
+            self._generation = generation  # from now on only this stream's callback writes
             try:
                 stream.start()
             except BaseException:
                 stream.close(ignore_errors=True)
                 raise
-        self._stream = stream
-        self._device = dev_in
+        return stream, dev_in
 
     def start(self) -> None:
         """Open the stream and start supervising it.
@@ -229,8 +254,9 @@ class StreamManager:
         DeviceError
             When the device cannot be found or opened now (the message says why).
         """
+        routing.warm_up()
         try:
-            self._open()
+            self._stream, self._device = self._open()
         except sd.PortAudioError as exc:
             raise DeviceError(f"cannot open audio input '{self.input_spec or 'default'}': "
                               f"{exc}") from None
@@ -248,8 +274,12 @@ class StreamManager:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10.0)
+            if self._thread.is_alive():
+                log.warning("the audio supervisor did not stop in time; closing anyway")
             self._thread = None
-        self._close_stream()
+        with self._swap:
+            self._generation += 1  # silence any callback still running
+            self._close_stream()
         self._state = "stopped"
 
     def _close_stream(self) -> None:
@@ -291,11 +321,25 @@ class StreamManager:
             stall_s = max(stall_s, FIRST_CALLBACK_GRACE_S)
         return active and (now - last_change) < stall_s
 
+    def _report_callback_errors(self) -> None:
+        errors = int(self._counts[_ERRORS])
+        if errors != self._errors_reported:
+            self._rl.warning("callback-errors", "the audio callback failed %d times so far; "
+                             "the output was muted for those blocks",
+                             errors)
+            self._errors_reported = errors
+        bad = int(self._counts[_OUT_NONFINITE])
+        if bad != self._nonfinite_reported:
+            self._rl.warning("nonfinite", "%d NaN/Inf input samples were replaced by silence "
+                             "on the way to the output", bad)
+            self._nonfinite_reported = bad
+
     def _supervise(self) -> None:
         last_cb = int(self._counts[_CALLBACKS])
         seen = False  # a callback arrived since the stream was (re)opened
         last_change = time.monotonic()
         while not self._stop.wait(0.05):
+            self._report_callback_errors()
             now = time.monotonic()
             cb = int(self._counts[_CALLBACKS])
             if cb != last_cb:
@@ -308,41 +352,62 @@ class StreamManager:
             last_change = time.monotonic()
             seen = False
 
+    def _try_reopen(self, result: dict) -> None:
+        """Worker: re-scan and reopen; may block (PortAudio, pactl), so it runs on its own."""
+        try:
+            refresh()
+            result["opened"] = self._open()
+        except (DeviceError, sd.PortAudioError, OSError) as exc:
+            result["error"] = exc
+        except Exception as exc:  # an unexpected failure must not end the retries
+            result["error"] = exc
+
     def _run_lost(self, silence_from: float) -> None:
         """Feed silence at the real-time pace and retry the device until it returns."""
         self._state = "lost"
         name = self._device.label if self._device else self.input_spec
         log.warning("audio input %s stopped delivering audio; running on silence and "
                     "retrying", name)
-        self._close_stream()
-        fed_until = silence_from
+        with self._swap:
+            self._generation += 1
+            self._close_stream()
+        block_s = self.block_size / self.sample_rate_hz
+        # Never owe more silence than the ring holds (after a suspend, say).
+        fed_until = max(silence_from, time.monotonic() - self.ring.capacity / self.sample_rate_hz)
         backoff_s, next_try = 0.25, time.monotonic()
         lost_at = time.monotonic()
+        attempt: threading.Thread | None = None
+        result: dict = {}
         while not self._stop.is_set():
             now = time.monotonic()
-            due = int((now - fed_until) * self.sample_rate_hz)
-            while due >= self.block_size:
-                self.ring.write_silence(self.block_size)
-                self._counts[_SILENCE] += self.block_size
-                fed_until += self.block_size / self.sample_rate_hz
-                due -= self.block_size
-            if now >= next_try:
-                try:
-                    refresh()
-                    self._open()
-                except (DeviceError, sd.PortAudioError, OSError) as exc:
-                    self._rl.warning("lost", "audio input %s still unavailable after %.0f s "
-                                     "(%s); next try in %.1f s", name, now - lost_at, exc,
-                                     backoff_s)
-                    next_try = now + backoff_s
-                    backoff_s = min(backoff_s * 2.0, self.reconnect_max_s)
-                else:
+            while now - fed_until >= block_s:
+                if self.ring.write_silence(self.block_size):
+                    self._counts[_SILENCE] += self.block_size
+                fed_until += block_s
+            if attempt is not None and not attempt.is_alive():
+                attempt = None
+                if "opened" in result:
+                    with self._swap:
+                        self._stream, self._device = result["opened"]
+                        if self._stop.is_set():  # stop() came while we were opening
+                            self._close_stream()
+                            return
                     self._reconnects += 1
                     self._state = "running"
                     log.warning("audio input %s is back after %.1f s", self._device.label,
                                 time.monotonic() - lost_at)
                     return
-            self._stop.wait(0.01)
+                self._rl.warning("lost", "audio input %s still unavailable after %.0f s "
+                                 "(%s); next try in %.1f s", name, now - lost_at,
+                                 result.get("error"), backoff_s)
+                next_try = now + backoff_s
+                backoff_s = min(backoff_s * 2.0, self.reconnect_max_s)
+            if attempt is None and now >= next_try:
+                result = {}
+                attempt = threading.Thread(target=self._try_reopen, args=(result,),
+                                           name="liveai-stream-reopen", daemon=True)
+                attempt.start()
+            self._stop.wait(min(0.01, block_s))
 
     # -- status --------------------------------------------------------------------------------
     @property
@@ -370,7 +435,7 @@ class StreamManager:
             input_overflows=int(c[_IN_OVER]), input_underflows=int(c[_IN_UNDER]),
             output_overflows=int(c[_OUT_OVER]), output_underflows=int(c[_OUT_UNDER]),
             callback_errors=int(c[_ERRORS]), silence_frames=int(c[_SILENCE]),
-            reconnects=self._reconnects,
+            reconnects=self._reconnects, output_nonfinite=int(c[_OUT_NONFINITE]),
         )
 
     def callback_times_s(self) -> np.ndarray:

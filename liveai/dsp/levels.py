@@ -3,8 +3,9 @@
 Kernels follow one contract: ``@njit(cache=True, nogil=True)``, inputs and preallocated outputs
 as arguments, nothing allocated, no globals. The public wrappers validate and allocate.
 
-Level conventions: ``rms_db = 20 log10(rms)``, so a full-scale sine reads -3.01 dBFS and full-scale
-DC or a square wave 0 dBFS; silence is floored at :data:`FLOOR_DB`.
+Level conventions: ``rms_db = 20 log10(rms)`` of the mean of the channels, so a full-scale sine
+on every channel reads -3.01 dBFS (on one of two channels, -9.03 dBFS) and full-scale DC or a square
+wave 0 dBFS; silence is floored at :data:`FLOOR_DB`.
 """
 
 from __future__ import annotations

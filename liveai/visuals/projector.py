@@ -150,7 +150,8 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
             if surface.should_close():
                 status["quit_requested"] = 1
                 break
-            record.read(frame)
+            t_frame = time.monotonic()
+            record.read(frame)  # on a failed read `frame` keeps the last good one
             surface.begin()
             scene.render(frame)
             surface.present()
@@ -164,7 +165,11 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
             status["heartbeat_ns"] = time.monotonic_ns()
             status["fps"] = fps_avg
             status["width"], status["height"] = surface.size
-            # Pace offscreen rendering, and windows whose swap does not wait for a refresh.
+            # Pace offscreen rendering, and windows whose swap does not wait for a refresh
+            # (no vsync, or a virtual display). A swap that waited is the display's pace.
+            if vsync and not headless and now - t_frame >= 0.5 * period_s:
+                t_next = now
+                continue
             t_next += period_s
             delay = t_next - time.monotonic()
             if delay > 0:
