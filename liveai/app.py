@@ -75,15 +75,14 @@ def build_source(config: ShowConfig, *, demo: bool = False, file: str | None = N
         block_size=a.block_size, input_channels=tuple(a.input_channels),
         reconnect_max_s=a.reconnect_max_s,
     )
-    if kind == "auto":
-        try:
-            find_device(a.input, "input")
-        except DeviceError:
-            if a.input:
-                raise
-            log.warning("No audio input device found: playing the built-in demo groove "
-                        "instead. Run 'liveai devices' to pick an input.")
-            return demo_source()
+    try:
+        find_device(a.input, "input")  # fail (or fall back) now, not after the warm-up
+    except DeviceError:
+        if kind == "device" or a.input:
+            raise
+        log.warning("No audio input device found: playing the built-in demo groove "
+                    "instead. Run 'liveai devices' to pick an input.")
+        return demo_source()
     return DeviceSource(**stream_kwargs)
 
 
@@ -244,16 +243,20 @@ class RunSummary:
     analysis_errors: int = 0
     warmup_s: float = 0.0
     ended_by: str = ""
+    projector: bool = True
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
         fps = self.projector_frames / self.seconds if self.seconds > 0 else 0.0
         out = [
-            f"ran {self.seconds:.1f} s on {self.source} ({self.ended_by})",
+            f"ran {self.seconds:.1f} s on the {self.source}; ended: {self.ended_by}",
             f"feature frames: {self.feature_frames}",
-            f"projector frames rendered: {self.projector_frames} ({fps:.1f} fps), "
-            f"restarts: {self.projector_restarts}",
+        ]
+        if self.projector:
+            out.append(f"projector frames rendered: {self.projector_frames} ({fps:.1f} fps), "
+                       f"restarts: {self.projector_restarts}")
+        out += [
             f"xruns: {self.xruns}, ring overruns: {self.overruns}, "
             f"silence inserted: {self.silence_frames} frames, "
             f"NaN/Inf samples replaced: {self.nonfinite_samples}",
@@ -430,6 +433,7 @@ class Engine:
             analysis_errors=self.analysis_errors,
             warmup_s=self.warmup_s,
             ended_by=ended_by,
+            projector=bool(self.projectors),
         )
 
 

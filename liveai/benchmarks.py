@@ -149,6 +149,7 @@ def bench_audio(seconds: float = 60.0, block_size: int = 128, sample_rate_hz: in
         if server is not None:
             server.stop()
             refresh()
+            server.remove_files()
     return _report(results, block_size, sample_rate_hz, seconds)
 
 

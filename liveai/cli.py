@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="preset name in presets/ or path to a .toml file (default: default)")
     run.add_argument("--headless", action="store_true",
                      help="no window: the projector renders offscreen (EGL)")
-    run.add_argument("--seconds", type=float, default=None,
+    run.add_argument("--seconds", type=_positive_seconds, default=None,
                      help="stop after this many seconds and print a summary")
     src = run.add_mutually_exclusive_group()
     src.add_argument("--input", help="input device: name substring or index (see 'liveai "
@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--duplex", action="store_true", help="open input and output (PA path)")
     run.add_argument("--channels", help="1-based input channels with the music, e.g. 1,2")
     run.add_argument("--block-size", type=int, help="frames per audio callback (32..2048)")
-    run.add_argument("--sample-rate", type=int, help="sample rate in Hz (44100, 48000, ...)")
+    run.add_argument("--sample-rate", type=int,
+                     help="sample rate in Hz: 44100, 48000, 88200 or 96000")
     run.add_argument("--no-projector", action="store_true", help="audio and analysis only")
     run.add_argument("--fullscreen", action="store_true", help="projector fullscreen")
     run.add_argument("--monitor", help="projector monitor: name substring or index")
@@ -66,11 +67,12 @@ def _parser() -> argparse.ArgumentParser:
                          "seconds from one and show its level.")
     dev.add_argument("--test", metavar="NAME", nargs="?", const="",
                      help="record from this input (name substring or index; empty = default)")
-    dev.add_argument("--seconds", type=float, default=2.0,
+    dev.add_argument("--seconds", type=_positive_seconds, default=2.0,
                      help="length of --test in seconds (default 2)")
     dev.add_argument("--channels", help="1-based channels to test, e.g. 1,2,3 (default: all, "
                      "up to 8)")
-    dev.add_argument("--sample-rate", type=int, default=48000)
+    dev.add_argument("--sample-rate", type=int, default=48000,
+                     help="sample rate of --test in Hz (default 48000)")
 
     bench = sub.add_parser("bench", parents=[common], help="benchmarks",
                            description="Benchmarks; each prints liveai next to a reference.")
@@ -81,12 +83,25 @@ def _parser() -> argparse.ArgumentParser:
                          "server is started when none runs) and report the callback time per "
                          "block as a fraction of the block period, next to a bare reference "
                          "callback, with and without the projector rendering.")
-    ba.add_argument("--seconds", type=float, default=60.0, help="per measurement (default 60)")
-    ba.add_argument("--block-size", type=int, default=128)
-    ba.add_argument("--sample-rate", type=int, default=48000)
+    ba.add_argument("--seconds", type=_positive_seconds, default=60.0,
+                    help="seconds per measurement row (default 60)")
+    ba.add_argument("--block-size", type=int, default=128,
+                    help="frames per callback and JACK period (default 128)")
+    ba.add_argument("--sample-rate", type=int, default=48000,
+                    help="sample rate in Hz (default 48000)")
     ba.add_argument("--fps", type=float, default=60.0, help="projector frame rate")
     ba.add_argument("--no-projector", action="store_true", help="skip the projector phase")
     return parser
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1e7:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def _channels(text: str, flag: str) -> list[int]:
@@ -126,18 +141,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.input is not None:
         overrides["audio.source"] = "device"
     config = apply_overrides(config, overrides)
-    log.info("preset %s (%s)", config.name, path)
     from liveai.app import Engine, build_source, has_display
 
+    # The source first: a missing device or file is one line, before anything else happens.
+    source = build_source(config, demo=args.demo, file=args.file)
+    log.info("preset %s (%s)", config.name, path)
+    if args.demo:
+        log.info("playing the built-in demo groove (--demo)")
+    projector = config.projector.enabled and not args.no_projector
     headless = args.headless
-    if not headless and not has_display() and config.projector.enabled:
+    if projector and not headless and not has_display():
         log.warning("No screen found (DISPLAY and WAYLAND_DISPLAY are unset): the projector "
                     "renders offscreen. Run from a desktop session to see the window.")
         headless = True
-    source = build_source(config, demo=args.demo, file=args.file)
-    if args.demo:
-        log.info("playing the built-in demo groove (--demo)")
-    engine = Engine(config, source, headless=headless, projector=not args.no_projector)
+    engine = Engine(config, source, headless=headless, projector=projector)
     try:
         summary = engine.run(seconds=args.seconds)
     finally:
@@ -145,7 +162,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line)
     if engine.projectors and summary.projector_frames == 0:
-        print("error: the projector rendered no frames (see the log above)", file=sys.stderr)
+        print("liveai: the projector rendered no frames (see the log above)", file=sys.stderr)
         return 1
     return 0
 

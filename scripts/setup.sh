@@ -6,6 +6,10 @@
 #   scripts/setup.sh --test   plus the servers the tests start (make test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ ! -f pyproject.toml ] || [ ! -d liveai ]; then
+  echo "liveai setup: run this from a liveai checkout (scripts/setup.sh inside it)" >&2
+  exit 1
+fi
 
 # Runtime: PortAudio, libsndfile, Mesa GL/EGL, X11 client libraries for glfw, PulseAudio tools
 # and the ALSA bridge (monitor sources), JACK (pro-audio routing).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import glob
 import json
 import os
 import shutil
@@ -72,13 +71,9 @@ def jack_server(monkeypatch):
     yield start
     for server in servers:
         server.stop()
-        # jackd leaves its semaphores behind; a long test session would pile them up.
-        for path in glob.glob(f"/dev/shm/jack*{server.name}*"):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
     refresh()
+    for server in servers:  # PortAudio's client closed only now
+        server.remove_files()
 
 
 def jack_ports(server: JackServer, contains: str) -> list[str]:

@@ -239,8 +239,8 @@ def find_device(spec: str, kind: str = "input") -> DeviceInfo:
         if usable:
             return usable[0]
         raise DeviceError(
-            f"no audio {kind} device found. Run 'liveai devices' to see what this machine has; "
-            "start JACK or plug in an interface"
+            f"no audio {kind} device found. Start JACK, PulseAudio or PipeWire, or connect an "
+            "audio interface; 'liveai devices' shows what this machine has."
         )
     if spec.strip().lstrip("-").isdigit():
         idx = int(spec)

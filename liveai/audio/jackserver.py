@@ -7,6 +7,7 @@ this process (and the children it starts) at it through ``JACK_DEFAULT_SERVER``.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
@@ -115,16 +116,30 @@ class JackServer:
             log.debug("jackd: %s", line.rstrip())
 
     def stop(self) -> None:
-        """Stop jackd (SIGTERM, then SIGKILL)."""
+        """Stop jackd (SIGTERM, then SIGKILL) and remove the files it leaves in /dev/shm."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.remove_files()
+
+    def remove_files(self) -> None:
+        """Remove the semaphores jackd and its clients leave in /dev/shm under this name.
+
+        A test session or a bench run that starts many servers would pile them up. Clients
+        still closing may leave one more after :meth:`stop`; call this again once they are gone.
+        """
+        for path in glob.glob(f"/dev/shm/jack*_{glob.escape(self.name)}_*"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
     def __enter__(self) -> JackServer:
         return self.start()

@@ -213,10 +213,10 @@ class FileSource(_FeederSource):
                  loop: bool = False, channels: int | None = None) -> None:
         super().__init__(block_size, realtime)
         self.path = Path(path)
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: audio file not found")
         try:
             info = sf.info(str(self.path))
-        except FileNotFoundError:
-            raise SourceError(f"{self.path}: audio file not found") from None
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise SourceError(f"{self.path}: cannot read this audio file ({exc})") from None
         if info.frames == 0:
