@@ -20,7 +20,7 @@ def _drain(ring: SpscRing) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("block_size", [64, 128, 256, 1024])
+@pytest.mark.parametrize("block_size", [32, 64, 128, 256, 1024, 2048])
 def test_known_signal_arrives_sample_exact(jack_server, jack_peer, block_size):
     # JACK runs 1024-frame periods; PortAudio splits each into callbacks of block_size frames.
     # (A non-realtime dummy server on a shared 2-core machine cannot promise 1.3 ms deadlines,
