@@ -15,16 +15,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from liveai.analysis.levels import LevelAnalyzer
+from liveai.analysis.pipeline import FrameAnalyzer, warm_up
 from liveai.audio.devices import find_device
 from liveai.audio.ring import SpscRing
 from liveai.audio.sources import DemoSource, DeviceSource, FileSource, Source
 from liveai.config import ProjectorConfig, ShowConfig
-from liveai.dsp.levels import warm_up
 from liveai.errors import DeviceError, LiveAIError
 from liveai.frame import INPUT_ENDED, INPUT_LOST, INPUT_OK, SOURCE_KINDS, SharedRecord, new_frame
 from liveai.log import RateLimitedLogger
@@ -277,18 +277,23 @@ class Engine:
         Projectors render offscreen.
     projector : bool
         Start a projector process at all.
+    on_frame : callable, optional
+        Called on the analysis thread with each published FeatureFrame (``liveai analyze``
+        collects its events this way). It must be quick and must not keep the array.
     """
 
     def __init__(self, config: ShowConfig, source: Source, *, headless: bool = False,
-                 projector: bool = True) -> None:
+                 projector: bool = True,
+                 on_frame: Callable[[np.ndarray], None] | None = None) -> None:
         self.config = config
         self.source = source
         self.headless = headless
+        self.on_frame = on_frame
         sr = source.sample_rate_hz
         capacity = max(int(config.audio.ring_seconds * sr), 4 * config.analysis.hop_length,
                        4 * config.audio.block_size)
         self.ring = SpscRing(capacity, source.channels)
-        self.analyzer = LevelAnalyzer(sr, config.analysis.hop_length, config.analysis.n_fft)
+        self.analyzer = FrameAnalyzer(sr, config.analysis.hop_length, config.analysis.n_fft)
         self.record = SharedRecord.create()
         self.projectors: list[ProjectorSupervisor] = []
         if projector and config.projector.enabled:
@@ -374,12 +379,19 @@ class Engine:
                 frame["silence_frames"] = st.silence_frames
                 self.record.publish(frame)
                 self.feature_frames += 1
+                if self.on_frame is not None:
+                    self.on_frame(frame)
             except Exception:  # keep the show going with the last good frame; say what broke
                 self.analysis_errors += 1
                 rl.warning("analysis", "analysis failed on a frame (%d so far); the projector "
                            "keeps the last good frame", self.analysis_errors, exc_info=True)
 
     # -- running -------------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """True once a finite source ended and every hop of it was analysed."""
+        return self.source_drained.is_set()
+
     def run(self, seconds: float | None = None) -> RunSummary:
         """Run until ``seconds`` pass, the source ends, the window is closed, or Ctrl-C/SIGTERM.
 

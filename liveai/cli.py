@@ -74,6 +74,17 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--sample-rate", type=int, default=48000,
                      help="sample rate of --test in Hz (default 48000)")
 
+    an = sub.add_parser("analyze", parents=[common], help="analyse an audio file",
+                        description="Run the live analysis (the same streaming code, at the live "
+                        "block size, as fast as possible) over a file and print tempo, beats, "
+                        "downbeats and onsets. Beat times are the moments the live engine "
+                        "fires its beat events, never revised with hindsight.")
+    an.add_argument("file", help="audio file (anything libsndfile reads: wav, flac, ogg, ...)")
+    an.add_argument("--json", action="store_true",
+                    help="end with one JSON object on the last line of stdout")
+    an.add_argument("--preset", default="default", help="preset whose audio/analysis settings "
+                    "to use (default: default)")
+
     bench = sub.add_parser("bench", parents=[common], help="benchmarks",
                            description="Benchmarks; each prints liveai next to a reference.")
     bsub = bench.add_subparsers(dest="bench", metavar="BENCH")
@@ -206,6 +217,47 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    config, _ = load_show(args.preset)
+    from liveai.analysis.pipeline import EventLog
+    from liveai.app import Engine
+    from liveai.audio.sources import FileSource
+
+    source = FileSource(args.file, block_size=config.audio.block_size, realtime=False)
+    events = EventLog(source.sample_rate_hz, config.analysis.hop_length)
+    engine = Engine(config, source, projector=False, on_frame=events.add)
+    total = max(int(source.duration_s * source.sample_rate_hz), 1)
+    show_progress = source.duration_s > 30 and sys.stderr.isatty()
+    engine.start()
+    try:
+        while not engine.source_drained.wait(0.25):
+            if source.stats().state == "stopped":
+                break
+            if show_progress:
+                done = min(source.stats().frames / total, 1.0)
+                bar = "#" * int(done * 30)
+                print(f"\ranalysing {source.path.name} [{bar:<30}] {done:4.0%}", end="",
+                      file=sys.stderr, flush=True)
+        time.sleep(0)  # let the analysis thread publish the last frame
+    finally:
+        engine.stop()
+        engine.close()
+    if show_progress:
+        print(file=sys.stderr)
+    result = events.as_dict()
+    print(f"{source.description}")
+    print(f"tempo: {result['bpm']:.1f} BPM; beats: {len(result['beats'])}; downbeats: "
+          f"{len(result['downbeats'])}; onsets: {len(result['onsets'])}")
+    print("beats (s): " + " ".join(f"{t:.3f}" for t in result["beats"][:16])
+          + (" ..." if len(result["beats"]) > 16 else ""))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from liveai.benchmarks import bench_audio
 
@@ -222,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     liveai_log.configure(args.verbose)
-    handlers = {"run": _cmd_run, "devices": _cmd_devices, "bench": _cmd_bench}
+    handlers = {"run": _cmd_run, "devices": _cmd_devices, "analyze": _cmd_analyze,
+                "bench": _cmd_bench}
     try:
         return handlers[args.command](args)
     except LiveAIError as exc:

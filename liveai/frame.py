@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 #: Bumped whenever the layout below changes; readers refuse a record of another version.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 MAGIC = b"LIVEAI\x00\x01"
 N_BANDS = 8
+N_ONSET_BANDS = 3
 SPECTRUM_BINS = 512
 WAVEFORM_SAMPLES = 512
 MAX_PROJECTORS = 8
@@ -52,6 +53,18 @@ FRAME_DTYPE = np.dtype(
         ("band_level", "<f4", (N_BANDS,)),  # 0..1 display levels of band_db (-80..-10 dB)
         ("spectrum", "<f4", (SPECTRUM_BINS,)),  # 0..1, WebAudio's -100..-30 dB mapping
         ("waveform", "<f4", (WAVEFORM_SAMPLES,)),  # -1..1, the latest samples, mono
+        ("onset_strength", "<f4"),  # 0..1, overall spectral flux above its running level
+        ("onset_count", "<i8"),  # overall onsets so far
+        ("band_onset_strength", "<f4", (N_ONSET_BANDS,)),  # low (kick), mid (snare), high (hats)
+        ("band_onset_count", "<i8", (N_ONSET_BANDS,)),
+        ("tempo_bpm", "<f4"),  # 0 until the first estimate
+        ("tempo_confidence", "<f4"),  # 0..1
+        ("beat_count", "<i8"),  # beats fired so far (a new beat = the counter moved)
+        ("beat_phase", "<f4"),  # 0 at a beat, rising to 1 at the predicted next beat
+        ("next_beat_s", "<f4"),  # seconds from the end of this hop to the predicted next beat
+        ("bar_count", "<i8"),  # downbeats so far
+        ("beat_in_bar", "<i4"),  # 0 = downbeat .. beats_per_bar - 1
+        ("bar_phase", "<f4"),  # 0..1 through the bar
         ("source_kind", "<i4"),  # index into SOURCE_KINDS
         ("input_state", "<i4"),  # INPUT_OK, INPUT_LOST (running on silence), INPUT_ENDED
         ("xruns", "<i8"),  # stream over/underflows reported by the audio driver

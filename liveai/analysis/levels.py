@@ -42,21 +42,29 @@ class LevelAnalyzer:
         self.n_fft = int(n_fft)
         self._window = np.hanning(n_fft + 1)[:n_fft]
         self._norm = 2.0 / (n_fft * float(np.sum(self._window**2)))
+        #: Turns |X| of the windowed FFT into a sinusoid's amplitude.
+        self.amp_scale = 2.0 / float(np.sum(self._window))
         self._lo, self._hi, self.band_edges_hz = k.log_band_edges(sample_rate_hz, n_fft, N_BANDS)
         self._mono = np.zeros(hop_length, dtype=np.float32)
         self._buf = np.zeros(n_fft, dtype=np.float64)
         self._windowed = np.zeros(n_fft, dtype=np.float64)
-        self._spec = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
+        #: The last hop's spectrum (rfft of the Hann-windowed last n_fft samples).
+        self.spec = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
         self._band_db = np.zeros(N_BANDS, dtype=np.float32)
-        self._spec_state = np.zeros(SPECTRUM_BINS, dtype=np.float64)
-        self._spec_row = np.zeros(SPECTRUM_BINS, dtype=np.float32)
-        self._n_spec = min(SPECTRUM_BINS, self._spec.shape[0])
+        self.spec_state = np.zeros(SPECTRUM_BINS, dtype=np.float64)
+        self.spec_row = np.zeros(SPECTRUM_BINS, dtype=np.float32)
+        self._n_spec = min(SPECTRUM_BINS, self.spec.shape[0])
         self.reset()
+
+    @property
+    def history(self) -> np.ndarray:
+        """The last ``n_fft`` mono input samples, newest last, float64 (a view)."""
+        return self._buf
 
     def reset(self) -> None:
         """Forget all history."""
         self._buf[:] = 0.0
-        self._spec_state[:] = 0.0
+        self.spec_state[:] = 0.0
         self.samples_seen = 0
         self.nonfinite_samples = 0
 
@@ -81,10 +89,10 @@ class LevelAnalyzer:
         rms_db, peak_db = k.rms_peak_db(self._mono)
         k.shift_append(self._buf, self._mono)
         k.apply_window(self._buf, self._window, self._windowed)
-        np.fft.rfft(self._windowed, out=self._spec)
-        k.band_powers_db(self._spec, self._lo, self._hi, self._norm, self._band_db)
-        k.spectrum_row(self._spec, float(self.n_fft), SPECTRUM_SMOOTHING, self._spec_state,
-                       SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self._spec_row)
+        np.fft.rfft(self._windowed, out=self.spec)
+        k.band_powers_db(self.spec, self._lo, self._hi, self._norm, self._band_db)
+        k.spectrum_row(self.spec, float(self.n_fft), SPECTRUM_SMOOTHING, self.spec_state,
+                       SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self.spec_row)
         self.samples_seen += hop.shape[0]
         frame["stream_time_samples"] = self.samples_seen
         frame["rms_db"] = rms_db
@@ -96,7 +104,7 @@ class LevelAnalyzer:
         np.subtract(self._band_db, lo, out=band_level)
         np.multiply(band_level, 1.0 / (hi - lo), out=band_level)
         np.clip(band_level, 0.0, 1.0, out=band_level)
-        frame["spectrum"][: self._n_spec] = self._spec_row[: self._n_spec]
+        frame["spectrum"][: self._n_spec] = self.spec_row[: self._n_spec]
         frame["waveform"] = self._buf[-WAVEFORM_SAMPLES:]
         frame["nonfinite_samples"] = self.nonfinite_samples
 

@@ -1,0 +1,111 @@
+"""One hop of the whole analysis: levels → onsets → tempo/beats/bars, into one FeatureFrame."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from liveai.analysis.levels import LevelAnalyzer
+from liveai.analysis.rhythm import BeatTracker, OnsetDetector
+from liveai.dsp import levels, rhythm
+
+#: Weights of the low, mid and high onset bands in the beat tracker's input.
+BEAT_BAND_WEIGHTS = (1.0, 0.5, 0.1)
+
+
+def warm_up() -> float:
+    """Compile (or load from numba's cache) every analysis kernel; return the seconds taken."""
+    t0 = time.perf_counter()
+    levels.warm_up()
+    rhythm.warm_up()
+    return time.perf_counter() - t0
+
+
+class FrameAnalyzer:
+    """The streaming analysis the engine and ``liveai analyze`` both run, hop by hop.
+
+    Parameters
+    ----------
+    sample_rate_hz : int
+    hop_length : int
+    n_fft : int
+    """
+
+    def __init__(self, sample_rate_hz: int, hop_length: int = 512, n_fft: int = 2048) -> None:
+        self.sample_rate_hz = int(sample_rate_hz)
+        self.hop_length = int(hop_length)
+        self.levels = LevelAnalyzer(sample_rate_hz, hop_length, n_fft)
+        self.onsets = OnsetDetector(sample_rate_hz, n_fft, hop_length)
+        self.beats = BeatTracker(sample_rate_hz, hop_length)
+
+    @property
+    def latency_samples(self) -> int:
+        """Most samples between a hit in the audio and the end of the hop that reports it."""
+        return self.onsets.latency_samples
+
+    @property
+    def nonfinite_samples(self) -> int:
+        """NaN/Inf input samples replaced by silence so far."""
+        return self.levels.nonfinite_samples
+
+    def reset(self) -> None:
+        """Forget all history."""
+        self.levels.reset()
+        self.onsets.reset()
+        self.beats.reset()
+
+    def process_hop(self, hop: np.ndarray, frame: np.ndarray) -> None:
+        """Analyse one hop (hop_length, channels) float32 and fill ``frame``."""
+        self.levels.process_hop(hop, frame)
+        self.onsets.process(self.levels.history, frame)
+        odf = self.onsets.odf  # overall, low, mid, high
+        # Kick and snare carry the beat; hats (most of the spectrum's bins) would pull the
+        # tracker onto the off-beats of a groove with open hats.
+        beat_odf = (BEAT_BAND_WEIGHTS[0] * odf[1] + BEAT_BAND_WEIGHTS[1] * odf[2]
+                    + BEAT_BAND_WEIGHTS[2] * odf[3])
+        self.beats.process(float(beat_odf), float(odf[1]), frame)
+
+
+class EventLog:
+    """Collects the events a stream of FeatureFrames announces (counters that moved).
+
+    Times are seconds from the start of the stream: a beat or downbeat at the end of the hop
+    that fired it (the moment a live show sees it, no hindsight), an onset at the middle of the
+    hop that contains it.
+    """
+
+    def __init__(self, sample_rate_hz: int, hop_length: int) -> None:
+        self.sample_rate_hz = int(sample_rate_hz)
+        self.hop_length = int(hop_length)
+        self.beats: list[float] = []
+        self.downbeats: list[float] = []
+        self.onsets: list[float] = []
+        self.tempi_bpm: list[float] = []
+        self._beat = self._bar = self._onset = 0
+
+    def add(self, frame: np.ndarray) -> None:
+        """Record what ``frame`` announces."""
+        t_end = int(frame["stream_time_samples"]) / self.sample_rate_hz
+        if int(frame["onset_count"]) != self._onset:
+            self._onset = int(frame["onset_count"])
+            self.onsets.append(t_end - 0.5 * self.hop_length / self.sample_rate_hz)
+        if int(frame["beat_count"]) != self._beat:
+            self._beat = int(frame["beat_count"])
+            self.beats.append(t_end)
+        if int(frame["bar_count"]) != self._bar:
+            self._bar = int(frame["bar_count"])
+            self.downbeats.append(t_end)
+        if frame["tempo_bpm"] > 0:
+            self.tempi_bpm.append(float(frame["tempo_bpm"]))
+
+    @property
+    def bpm(self) -> float:
+        """The tempo the tracker held most of the time (median of its estimates), 0 if none."""
+        return float(np.median(self.tempi_bpm)) if self.tempi_bpm else 0.0
+
+    def as_dict(self) -> dict:
+        """The ``liveai analyze --json`` object."""
+        r = lambda ts: [round(t, 4) for t in ts]  # noqa: E731
+        return {"bpm": round(self.bpm, 2), "beats": r(self.beats), "downbeats": r(self.downbeats),
+                "onsets": r(self.onsets), "sections": []}

@@ -1,0 +1,294 @@
+"""Onsets (overall and per band), tempo, beats and bars, causally, one hop at a time."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from liveai.dsp import levels as lv
+from liveai.dsp import rhythm as k
+
+#: Onset bands: overall, then low (kick), mid (snare body), high (hats); Hz.
+ONSET_BANDS_HZ = ((30.0, 16000.0), (30.0, 150.0), (150.0, 2500.0), (5000.0, 16000.0))
+ONSET_BAND_NAMES = ("low", "mid", "high")
+
+
+def onset_window(n: int) -> np.ndarray:
+    """A window that leans on the newest samples, so a hit shows in the hop it arrives.
+
+    A Hann window hides the last samples of a frame (its tail is near 0), which delays onsets
+    by about a quarter window. This one rises over the first 3/4 and falls over the last 1/4:
+    still smooth at both ends (no leakage from a hard edge), with its weight near "now".
+    """
+    a = (3 * n) // 4
+    b = n - a
+    return np.concatenate([np.hanning(2 * a + 1)[:a], np.hanning(2 * b + 1)[b : 2 * b]])
+
+
+class OnsetDetector:
+    """Spectral-flux onsets with adaptive thresholds, reported in the hop they happen.
+
+    The flux comes from its own short FFT (``n_fft`` samples, at most 1024) over the newest
+    samples with :func:`onset_window`: a hit is reported at the end of the hop that contains
+    it, or, when it arrives in the last few milliseconds of a hop, at the end of the next one.
+
+    Parameters
+    ----------
+    sample_rate_hz : int
+    n_fft : int
+        Samples the onset FFT looks at (capped at 1024).
+    hop_length : int
+    threshold_s : float
+        Memory of the running mean/deviation that set each channel's threshold.
+    k_dev : float
+        Threshold = running mean + ``k_dev`` × running deviation + a small floor.
+    refractory_ms : float
+        Minimum time between two onsets of one channel.
+    min_rel : float
+        An onset must reach this fraction of its channel's decaying peak (memory ``peak_s``).
+
+    Attributes
+    ----------
+    latency_samples : int
+        The longest delay from a hit to the end of the hop that reports it: two hops.
+    odf : np.ndarray, shape (4,)
+        This hop's detection function (overall, low, mid, high).
+    """
+
+    def __init__(self, sample_rate_hz: int, n_fft: int, hop_length: int,
+                 threshold_s: float = 1.5, k_dev: float = 2.0, refractory_ms: float = 60.0,
+                 floor: float = 0.02, min_rel: float = 0.2, peak_s: float = 4.0) -> None:
+        n_fft = min(int(n_fft), 1024)
+        self.n_fft = n_fft
+        self.latency_samples = 2 * int(hop_length)
+        self._window = onset_window(n_fft)
+        self._amp_scale = 2.0 / float(np.sum(self._window))
+        self._windowed = np.zeros(n_fft)
+        self._spec = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
+        nyq = 0.95 * sample_rate_hz / 2
+        lo, hi = [], []
+        for f_lo, f_hi in ONSET_BANDS_HZ:
+            a = int(round(f_lo * n_fft / sample_rate_hz))  # [Hz] * [bins/Hz]
+            b = int(round(min(f_hi, nyq) * n_fft / sample_rate_hz))
+            lo.append(a)
+            hi.append(max(b, a + 1))
+        self._lo = np.array(lo, dtype=np.int64)
+        self._hi = np.array(hi, dtype=np.int64)
+        self._prev_log = np.zeros(n_fft // 2 + 1)
+        self.odf = np.zeros(4)
+        self._mean = np.zeros(4)
+        self._dev = np.zeros(4)
+        self._prev = np.zeros(4)
+        self._since = np.zeros(4)
+        self._peak = np.zeros(4)
+        self._peak_decay = math.exp(-hop_length / (sample_rate_hz * peak_s))
+        self._min_rel = float(min_rel)
+        self._onset = np.zeros(4, dtype=np.int64)
+        self._strength = np.zeros(4, dtype=np.float32)
+        self._decay = math.exp(-hop_length / (sample_rate_hz * threshold_s))
+        self._k_dev = float(k_dev)
+        self._floor = float(floor)
+        self._refractory = math.ceil(refractory_ms * 1e-3 * sample_rate_hz / hop_length)
+        self.counts = np.zeros(4, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all history."""
+        for a in (self._prev_log, self.odf, self._mean, self._dev, self._prev, self._peak):
+            a[:] = 0.0
+        self._since[:] = 1e9
+        self.counts[:] = 0
+
+    def process(self, history: np.ndarray, frame: np.ndarray) -> None:
+        """Update from the newest samples; write the onset fields of ``frame``.
+
+        Parameters
+        ----------
+        history : np.ndarray, shape (>= n_fft,), float64
+            Mono input, newest sample last (the level analyser's buffer).
+        """
+        lv.apply_window(history[-self.n_fft :], self._window, self._windowed)
+        np.fft.rfft(self._windowed, out=self._spec)
+        k.band_flux(self._spec, self._amp_scale, self._prev_log, self._lo, self._hi, self.odf)
+        k.pick_onsets(self.odf, self._mean, self._dev, self._prev, self._since, self._peak,
+                      self._decay, self._peak_decay, self._k_dev, self._floor, self._min_rel,
+                      float(self._refractory), self._onset, self._strength)
+        self.counts += self._onset
+        frame["onset_strength"] = self._strength[0]
+        frame["onset_count"] = self.counts[0]
+        frame["band_onset_strength"] = self._strength[1:]
+        frame["band_onset_count"] = self.counts[1:]
+
+    @property
+    def fired(self) -> np.ndarray:
+        """1 per channel where an onset fired in the last hop (overall, low, mid, high)."""
+        return self._onset
+
+
+class BeatTracker:
+    """Causal tempo, beats (predicted one beat ahead) and bars.
+
+    Tempo: comb-filtered autocorrelation of the last ``window_s`` of the onset envelope with a
+    log-Gaussian prior around 120 BPM, smoothed, switching only when a new tempo persists.
+    Beats: a cumulative score (each frame's onset value plus the best score one beat period
+    back); half-way through each beat the score is projected one period ahead to predict the
+    next beat, which fires when its hop arrives — the same moment a live show sees it.
+    Bars: the beat position (of 4) where the low band hits hardest is the downbeat.
+
+    Parameters
+    ----------
+    sample_rate_hz : int
+    hop_length : int
+    bpm_range : (float, float)
+    window_s : float
+        Envelope memory for the tempo estimate.
+    """
+
+    latency_samples = 0
+
+    def __init__(self, sample_rate_hz: int, hop_length: int,
+                 bpm_range: tuple[float, float] = (60.0, 200.0), window_s: float = 6.0,
+                 prior_bpm: float = 120.0, prior_octaves: float = 1.0,
+                 beats_per_bar: int = 4) -> None:
+        self.fps = sample_rate_hz / hop_length  # [samples/s] / [samples/frame]
+        self.hop_s = hop_length / sample_rate_hz
+        self.lag_min = max(2, int(math.floor(self.fps * 60.0 / bpm_range[1])))
+        self.lag_max = int(math.ceil(self.fps * 60.0 / bpm_range[0]))
+        lags = np.arange(self.lag_min, self.lag_max + 1)
+        bpm = 60.0 * self.fps / lags
+        self._prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_octaves) ** 2)
+        self._scores = np.zeros(lags.shape[0])
+        self._env = np.zeros(max(int(window_s * self.fps), 4 * self.lag_max + 1))
+        self._cscore = np.zeros(2 * self.lag_max + 2)
+        self._future = np.zeros(3 * self.lag_max + 2)
+        self.beats_per_bar = int(beats_per_bar)
+        self._bar_energy = np.zeros(self.beats_per_bar)
+        self._alpha = 0.9
+        self._tightness = 5.0
+        self.tempo_every = max(1, int(round(0.1 * self.fps)))  # re-estimate every ~100 ms
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all history."""
+        self._env[:] = 0.0
+        self._cscore[:] = 0.0
+        self._bar_energy[:] = 0.0
+        self.frames = 0
+        self.period = 0.0  # frames per beat; 0 = no tempo yet
+        self.confidence = 0.0
+        self._candidate = 0.0
+        self._candidate_hits = 0
+        self.since_beat = 0
+        self.next_beat_at = 0.0  # frames after the last beat
+        self.predicted = False
+        self.beat_count = 0
+        self.bar_count = 0
+        self.beat_in_bar = 0
+        self._downbeat_pos = -1  # beat position (mod beats_per_bar) of the downbeat; -1 unknown
+        self._low_recent = 0.0
+
+    # -- tempo ---------------------------------------------------------------------------------
+    def _estimate_tempo(self) -> None:
+        k.comb_acf(self._env, self.lag_min, self.lag_max, 4, self._prior, self._scores)
+        s = self._scores
+        i = int(np.argmax(s))
+        peak = s[i]
+        if peak <= 0:
+            return
+        lag = float(self.lag_min + i)
+        if 0 < i < s.shape[0] - 1:  # parabolic interpolation between lags
+            den = s[i - 1] - 2 * peak + s[i + 1]
+            if den < 0:
+                lag += 0.5 * (s[i - 1] - s[i + 1]) / den
+        self.confidence = float(min(1.0, max(0.0, (peak - np.median(s)) / (abs(peak) + 1e-12))))
+        if self.period == 0.0:
+            self.period = lag
+        elif abs(lag - self.period) / self.period < 0.04:
+            self.period = 0.8 * self.period + 0.2 * lag
+            self._candidate_hits = 0
+        elif self._candidate and abs(lag - self._candidate) / self._candidate < 0.04:
+            self._candidate_hits += 1
+            if self._candidate_hits >= 10:  # a new tempo that held for about a second
+                self.period = lag
+                self._candidate_hits = 0
+        else:
+            self._candidate = lag
+            self._candidate_hits = 1
+
+    @property
+    def tempo_bpm(self) -> float:
+        """Current tempo estimate (0 before the first estimate)."""
+        return 60.0 * self.fps / self.period if self.period else 0.0
+
+    # -- per hop -------------------------------------------------------------------------------
+    def process(self, onset_value: float, low_value: float, frame: np.ndarray) -> bool:
+        """Advance one hop; write the tempo/beat/bar fields of ``frame``.
+
+        Parameters
+        ----------
+        onset_value : float
+            This hop's overall onset detection function.
+        low_value : float
+            This hop's low-band detection function (for downbeats).
+
+        Returns
+        -------
+        bool
+            True when a beat fires in this hop.
+        """
+        k.push(self._env, onset_value)
+        self.frames += 1
+        self._low_recent = max(0.8 * self._low_recent, low_value)
+        if self.frames % self.tempo_every == 0 and self.frames >= 2 * self.fps:
+            self._estimate_tempo()
+        beat = False
+        if self.period:
+            k.cumulative_score(self._cscore, onset_value, self.period, self._alpha,
+                               self._tightness)
+            self.since_beat += 1
+            if not self.predicted and self.since_beat >= round(self.period / 2):
+                ahead = k.predict_next_beat(self._cscore, self._future, self.period,
+                                            self._alpha, self._tightness,
+                                            self.period - self.since_beat)
+                self.next_beat_at = self.since_beat + ahead
+                self.predicted = True
+            if not self.predicted:
+                self.next_beat_at = self.period
+            if self.since_beat >= self.next_beat_at:
+                beat = True
+                self._on_beat()
+        frame["tempo_bpm"] = self.tempo_bpm
+        frame["tempo_confidence"] = self.confidence
+        frame["beat_count"] = self.beat_count
+        frame["bar_count"] = self.bar_count
+        frame["beat_in_bar"] = self.beat_in_bar
+        span = max(self.next_beat_at, 1.0)
+        phase = min(self.since_beat / span, 1.0) if self.period else 0.0
+        frame["beat_phase"] = phase
+        frame["bar_phase"] = (self.beat_in_bar + phase) / self.beats_per_bar
+        frame["next_beat_s"] = max(self.next_beat_at - self.since_beat, 0.0) * self.hop_s
+        return beat
+
+    def _on_beat(self) -> None:
+        self.beat_count += 1
+        self.since_beat = 0
+        self.predicted = False
+        # Downbeat: the position in the bar where the low band (the kick) is strongest, chosen
+        # after two bars of evidence and changed only when another position clearly wins.
+        n = self.beats_per_bar
+        pos = self.beat_count % n
+        self._bar_energy *= 0.98
+        self._bar_energy[pos] += self._low_recent
+        best = int(np.argmax(self._bar_energy))
+        if self._downbeat_pos < 0:
+            if self.beat_count >= 2 * n:
+                self._downbeat_pos = best
+        elif best != self._downbeat_pos and (
+                self._bar_energy[best] > 1.25 * self._bar_energy[self._downbeat_pos]):
+            self._downbeat_pos = best
+        if self._downbeat_pos < 0:
+            return
+        self.beat_in_bar = (pos - self._downbeat_pos) % n
+        if self.beat_in_bar == 0:
+            self.bar_count += 1

@@ -1,0 +1,203 @@
+"""Onsets, tempo, beats and bars: known answers on synthetic signals, streaming invariance."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import run_cli
+
+from liveai.analysis.pipeline import EventLog, FrameAnalyzer
+from liveai.audio.demo import DemoGroove
+from liveai.audio.ring import SpscRing
+from liveai.frame import new_frame
+
+SR = 48000
+HOP = 512
+
+
+def clicks(bpm: float, seconds: float, start_s: float = 0.1, sr: int = SR) -> tuple[np.ndarray,
+                                                                                      np.ndarray]:
+    """A click track: 1 kHz blips with a fast decay, one per beat. Returns (audio, beat times)."""
+    x = np.zeros((int(seconds * sr), 1), dtype=np.float32)
+    times = np.arange(start_s, seconds - 0.05, 60.0 / bpm)
+    t = np.arange(400) / sr
+    blip = (0.8 * np.sin(2 * np.pi * 1000 * t) * np.exp(-t / 0.004)).astype(np.float32)
+    for bt in times:
+        i = int(round(bt * sr))
+        x[i : i + blip.size, 0] += blip
+    return x, times
+
+
+def analyse(x: np.ndarray, block: int | None = None, sr: int = SR) -> tuple[EventLog, list]:
+    """Run x (n, channels) through a ring in ``block``-sized writes and the analyser hop by hop."""
+    block = block or HOP
+    fa = FrameAnalyzer(sr, HOP, 2048)
+    ring = SpscRing(max(4 * block, 4 * HOP), x.shape[1])
+    hop = np.zeros((HOP, x.shape[1]), dtype=np.float32)
+    frame = new_frame()
+    log = EventLog(sr, HOP)
+    predictions = []  # (time of the frame, predicted time of the next beat)
+    pos = 0
+    while pos < x.shape[0] or ring.read_available() >= HOP:
+        if pos < x.shape[0] and ring.write_available() >= block:
+            ring.write(x[pos : pos + block])
+            pos += block
+        while ring.read_available() >= HOP:
+            ring.read(hop)
+            fa.process_hop(hop, frame)
+            log.add(frame)
+            t = int(frame["stream_time_samples"]) / sr
+            if frame["tempo_bpm"] > 0:
+                predictions.append((t, t + float(frame["next_beat_s"])))
+    return log, predictions
+
+
+def f_measure(est, ref, window_s: float = 0.07) -> float:
+    """Beat/onset F-measure with one-to-one matching inside ±window (as mir_eval does)."""
+    est, ref = sorted(est), list(ref)
+    used = set()
+    hits = 0
+    for e in est:
+        best = None
+        for j, r in enumerate(ref):
+            if j not in used and abs(e - r) <= window_s and (best is None or
+                                                            abs(e - r) < abs(e - ref[best])):
+                best = j
+        if best is not None:
+            used.add(best)
+            hits += 1
+    if not est or not ref:
+        return 0.0
+    p, r = hits / len(est), hits / len(ref)
+    return 0.0 if hits == 0 else 2 * p * r / (p + r)
+
+
+@pytest.mark.parametrize("bpm", [90.0, 120.0, 140.0])
+def test_click_track_tempo_and_beats(bpm):
+    x, times = clicks(bpm, 24.0)
+    log, _ = analyse(x)
+    late = [t for t in log.tempi_bpm[-400:]]
+    assert np.median(late) == pytest.approx(bpm, rel=0.02)
+    beats = [b for b in log.beats if b > 8.0]
+    ref = [t for t in times if 8.0 < t < 23.9]
+    assert f_measure(beats, ref) >= 0.95
+    assert len(log.onsets) == len(times)  # every click, nothing else
+
+
+def test_predicted_next_beat_is_where_the_beat_fires():
+    """``next_beat_s`` lets a consumer schedule a flash ahead of time: it must be right."""
+    x, _ = clicks(120.0, 20.0)
+    log, predictions = analyse(x)
+    beats = np.array(log.beats)
+    errors = []
+    for t, predicted in predictions:
+        if t < 8.0 or predicted > beats[-1]:
+            continue
+        actual = beats[beats > t + 1e-9]
+        if actual.size:
+            errors.append(abs(actual[0] - predicted))
+    errors = np.array(errors)
+    hop_s = HOP / SR
+    assert errors.size > 500
+    assert np.mean(errors <= hop_s + 1e-6) > 0.95  # within one hop, nearly always
+
+
+def test_demo_groove_tempo_and_beats():
+    g = DemoGroove(SR, channels=2)
+    x = g.read(SR * 45)  # intro and groove at 122 BPM
+    log, _ = analyse(x)
+    assert np.median(log.tempi_bpm[len(log.tempi_bpm) // 2 :]) == pytest.approx(122, rel=0.02)
+    ref = [b / SR for b in g.beat_times_samples if 8.0 * SR < b < 44.5 * SR]
+    est = [b for b in log.beats if b > 8.0]
+    assert f_measure(est, ref) >= 0.9
+    # Downbeats: the demo's kick is on every beat, so only the counting is checked here.
+    assert 0 < len(log.downbeats) <= len(log.beats) // 3
+
+
+def _bursts(rng, n: int = 40, sr: int = SR):
+    """Noise bursts of random loudness at random times (>= 180 ms apart) on a quiet floor."""
+    gaps = rng.uniform(0.18, 0.5, size=n)
+    times = 0.3 + np.cumsum(gaps)
+    x = (1e-4 * rng.standard_normal(int((times[-1] + 0.5) * sr))).astype(np.float32)
+    t = np.arange(int(0.08 * sr)) / sr
+    for bt in times:
+        amp = rng.uniform(0.05, 0.8)
+        burst = amp * rng.standard_normal(t.size) * np.exp(-t / 0.02)
+        i = int(round(bt * sr))
+        x[i : i + t.size] += burst.astype(np.float32)
+    return x[:, None], times
+
+
+def test_onsets_are_reported_in_their_hop_or_the_next(rng):
+    """Every hit is reported once, by the end of the hop after the one it lands in; most in
+    their own hop (all but those arriving in a hop's last few milliseconds)."""
+    x, times = _bursts(rng, n=80)
+    fa = FrameAnalyzer(SR, HOP, 2048)
+    frame = new_frame()
+    reported = []
+    last = 0
+    for i in range(0, x.shape[0] - HOP + 1, HOP):
+        fa.process_hop(np.ascontiguousarray(x[i : i + HOP]), frame)
+        if frame["onset_count"] != last:
+            last = int(frame["onset_count"])
+            reported.append((i + HOP) / SR)  # the moment the frame is published
+    assert len(reported) == len(times)  # no misses, no extras
+    delay = np.array(reported) - times
+    hop_s = HOP / SR
+    hop_end = (np.floor(times * SR / HOP) + 1) * hop_s  # end of the hop each hit lands in
+    assert np.all(delay >= 0)
+    assert np.all(np.array(reported) <= hop_end + hop_s + 1e-9)
+    assert np.mean(np.array(reported) <= hop_end + 1e-9) >= 0.75
+
+
+def test_band_onsets_separate_kick_and_hats(rng):
+    t = np.arange(int(0.3 * SR)) / SR
+    kick = (0.8 * np.sin(2 * np.pi * 55 * t) * np.exp(-t / 0.08)).astype(np.float32)
+    hat = np.diff(np.diff(rng.standard_normal(t.size + 2))).astype(np.float32)
+    hat *= (0.2 * np.exp(-t / 0.01)).astype(np.float32)
+    x = np.zeros(SR * 4, dtype=np.float32)
+    for k in range(4):
+        x[int((0.3 + k * 0.9) * SR) :][: t.size] += kick
+        x[int((0.75 + k * 0.9) * SR) :][: t.size] += hat
+    fa = FrameAnalyzer(SR, HOP, 2048)
+    frame = new_frame()
+    for i in range(0, x.size - HOP + 1, HOP):
+        fa.process_hop(np.ascontiguousarray(x[i : i + HOP, None]), frame)
+    low, _mid, high = (int(c) for c in frame["band_onset_count"])
+    assert low == 4 and high == 4
+
+
+@pytest.mark.parametrize("block", [1, 64, 65, 8193])
+def test_streaming_equals_any_block_size(block):
+    g = DemoGroove(SR, channels=2)
+    x = g.read(SR * 12)
+    ref, _ = analyse(x, block=HOP)
+    got, _ = analyse(x, block=block)
+    assert got.as_dict() == ref.as_dict()
+    assert len(ref.beats) > 10 and len(ref.onsets) > 20
+
+
+def test_analyze_cli_json(tmp_path):
+    x, times = clicks(100.0, 20.0, sr=44100)
+    path = tmp_path / "clicks.wav"
+    sf.write(str(path), x, 44100)
+    res = run_cli("analyze", "--json", str(path))
+    assert res.returncode == 0, res.stderr
+    result = json.loads(res.stdout.strip().splitlines()[-1])
+    assert set(result) >= {"bpm", "beats", "downbeats", "onsets", "sections"}
+    assert result["bpm"] == pytest.approx(100.0, rel=0.02)
+    assert f_measure([b for b in result["beats"] if b > 8], [t for t in times if t > 8]) >= 0.95
+    assert f_measure(result["onsets"], times, window_s=0.05) >= 0.95
+
+
+def test_analyze_cli_bad_files(tmp_path):
+    res = run_cli("analyze", str(tmp_path / "missing.wav"))
+    assert res.returncode == 1 and "audio file not found" in res.stderr
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF nonsense")
+    res = run_cli("analyze", "--json", str(bad))
+    assert res.returncode == 1 and "cannot read this audio file" in res.stderr
+    assert res.stdout == ""
