@@ -356,20 +356,29 @@ class Engine:
         idle_s = hop / self.source.sample_rate_hz / 4.0
         frame = self._frame
         rl = RateLimitedLogger(log)
+        tail_hops = 1 + -(-self.analyzer.latency_samples // hop)  # partial hop + flush
         while not self._stop.is_set():
             # Read `finished` before the fill level: a source that ends in between still has
             # its last blocks read on the next pass.
             finished = self.source.finished
-            if self.ring.read_available() < hop:
-                if finished:
+            available = self.ring.read_available()
+            if available < hop:
+                if not finished:
+                    self._stop.wait(idle_s)
+                    continue
+                if tail_hops == 0:
                     frame["input_state"] = INPUT_ENDED
                     self.record.publish(frame)
                     self.source_drained.set()
                     return
-                self._stop.wait(idle_s)
-                continue
+                # The end of a finite source: analyse the last partial hop, zero-padded, then
+                # enough silent hops for late-reported events (an onset at the very end).
+                tail_hops -= 1
+                hop_buf[:] = 0.0
+                self.ring.read(hop_buf[:available])
             try:
-                self.ring.read(hop_buf)
+                if available >= hop:
+                    self.ring.read(hop_buf)
                 self.analyzer.process_hop(hop_buf, frame)
                 st = self.source.stats()
                 frame["frame_index"] = self.feature_frames
@@ -387,11 +396,6 @@ class Engine:
                            "keeps the last good frame", self.analysis_errors, exc_info=True)
 
     # -- running -------------------------------------------------------------------------------
-    @property
-    def finished(self) -> bool:
-        """True once a finite source ended and every hop of it was analysed."""
-        return self.source_drained.is_set()
-
     def run(self, seconds: float | None = None) -> RunSummary:
         """Run until ``seconds`` pass, the source ends, the window is closed, or Ctrl-C/SIGTERM.
 

@@ -15,7 +15,7 @@ from typing import Any
 from liveai import __version__
 from liveai import log as liveai_log
 from liveai.config import ShowConfig, build, load_show
-from liveai.errors import ConfigError, LiveAIError
+from liveai.errors import ConfigError, LiveAIError, SourceError
 
 log = logging.getLogger("liveai")
 
@@ -219,7 +219,6 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     import json
-    import time
 
     config, _ = load_show(args.preset)
     from liveai.analysis.pipeline import EventLog
@@ -231,22 +230,24 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     engine = Engine(config, source, projector=False, on_frame=events.add)
     total = max(int(source.duration_s * source.sample_rate_hz), 1)
     show_progress = source.duration_s > 30 and sys.stderr.isatty()
-    engine.start()
     try:
+        engine.start()
         while not engine.source_drained.wait(0.25):
-            if source.stats().state == "stopped":
-                break
             if show_progress:
                 done = min(source.stats().frames / total, 1.0)
                 bar = "#" * int(done * 30)
                 print(f"\ranalysing {source.path.name} [{bar:<30}] {done:4.0%}", end="",
                       file=sys.stderr, flush=True)
-        time.sleep(0)  # let the analysis thread publish the last frame
     finally:
         engine.stop()
         engine.close()
     if show_progress:
         print(file=sys.stderr)
+    if source.error:
+        raise SourceError(f"{source.path}: {source.error}; no result written")
+    if engine.analysis_errors:
+        raise LiveAIError(f"{source.path}: the analysis failed on {engine.analysis_errors} "
+                          "frames (see the log); no result written")
     result = events.as_dict()
     print(f"{source.description}")
     print(f"tempo: {result['bpm']:.1f} BPM; beats: {len(result['beats'])}; downbeats: "

@@ -63,7 +63,7 @@ FRAME_DTYPE = np.dtype(
         ("beat_phase", "<f4"),  # 0 at a beat, rising to 1 at the predicted next beat
         ("next_beat_s", "<f4"),  # seconds from the end of this hop to the predicted next beat
         ("bar_count", "<i8"),  # downbeats so far
-        ("beat_in_bar", "<i4"),  # 0 = downbeat .. beats_per_bar - 1
+        ("beat_in_bar", "<i4"),  # 0 = downbeat .. beats_per_bar - 1; -1 until known
         ("bar_phase", "<f4"),  # 0..1 through the bar
         ("source_kind", "<i4"),  # index into SOURCE_KINDS
         ("input_state", "<i4"),  # INPUT_OK, INPUT_LOST (running on silence), INPUT_ENDED

@@ -201,3 +201,68 @@ def test_analyze_cli_bad_files(tmp_path):
     res = run_cli("analyze", "--json", str(bad))
     assert res.returncode == 1 and "cannot read this audio file" in res.stderr
     assert res.stdout == ""
+
+
+def test_no_beats_in_silence_after_music():
+    x, _ = clicks(120.0, 12.0)
+    x = np.concatenate([x, np.zeros((SR * 15, 1), dtype=np.float32)])
+    log, _ = analyse(x)
+    assert len([b for b in log.beats if b < 12.0]) > 15
+    # The beat keeps going through short gaps (a drumless breakdown keeps its phase) and stops
+    # once the tempo window (6 s) holds only silence.
+    assert len([b for b in log.beats if b > 12.0 + 6.0 + 1.0]) == 0
+
+
+def test_analyze_reads_the_very_end_of_a_file(tmp_path):
+    """Regression: the last partial hop (and hits in it) used to be dropped."""
+    sr = 44100
+    x = np.zeros(3 * sr - 390, dtype=np.float32)
+    blip = (0.8 * np.sin(2 * np.pi * 1000 * np.arange(300) / sr)).astype(np.float32)
+    x[sr : sr + 300] = blip
+    x[-300:] = blip  # a hit in the last 300 samples of the file
+    path = tmp_path / "end.wav"
+    sf.write(str(path), x, sr)
+    res = run_cli("analyze", "--json", str(path))
+    assert res.returncode == 0, res.stderr
+    onsets = json.loads(res.stdout.strip().splitlines()[-1])["onsets"]
+    assert len(onsets) == 2 and onsets[-1] == pytest.approx(x.size / sr, abs=0.03)
+
+
+def test_analyze_refuses_a_file_that_breaks_mid_way(tmp_path):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "broken.flac"
+    sf.write(str(path), (0.1 * rng.standard_normal(SR * 20)).astype(np.float32), SR)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    res = run_cli("analyze", "--json", str(path))
+    assert res.returncode == 1
+    assert "stopped after" in res.stderr and "no result written" in res.stderr
+    assert "{" not in res.stdout
+
+
+def _engine_events(path, block: int) -> dict:
+    from liveai.app import Engine
+    from liveai.audio.sources import FileSource
+    from liveai.config import load_show
+
+    config, _ = load_show("default")
+    source = FileSource(path, block_size=block, realtime=False)
+    log = EventLog(source.sample_rate_hz, config.analysis.hop_length)
+    engine = Engine(config, source, projector=False, on_frame=log.add)
+    try:
+        engine.start()
+        assert engine.source_drained.wait(120)
+    finally:
+        engine.stop()
+        engine.close()
+    return log.as_dict()
+
+
+@pytest.mark.parametrize("block", [1, 65, 8193])
+def test_engine_results_do_not_depend_on_the_block_size(tmp_path, block):
+    """The whole engine path (feeder → ring → analysis thread) == any block size."""
+    path = tmp_path / "groove.wav"
+    sf.write(str(path), DemoGroove(SR).read(SR * 5), SR, subtype="FLOAT")
+    ref = _engine_events(path, 512)
+    assert len(ref["onsets"]) > 10 and len(ref["beats"]) > 3
+    assert _engine_events(path, block) == ref

@@ -72,7 +72,7 @@ class EventLog:
 
     Times are seconds from the start of the stream: a beat or downbeat at the end of the hop
     that fired it (the moment a live show sees it, no hindsight), an onset at the middle of the
-    hop that contains it.
+    hop that reported it (for a hit in a hop's last milliseconds, that is the next hop).
     """
 
     def __init__(self, sample_rate_hz: int, hop_length: int) -> None:

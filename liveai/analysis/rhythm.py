@@ -12,6 +12,8 @@ from liveai.dsp import rhythm as k
 #: Onset bands: overall, then low (kick), mid (snare body), high (hats); Hz.
 ONSET_BANDS_HZ = ((30.0, 16000.0), (30.0, 150.0), (150.0, 2500.0), (5000.0, 16000.0))
 ONSET_BAND_NAMES = ("low", "mid", "high")
+#: Below this tempo confidence (silence, noise) the tracker keeps time but fires no beats.
+MIN_BEAT_CONFIDENCE = 0.1
 
 
 def onset_window(n: int) -> np.ndarray:
@@ -29,7 +31,7 @@ def onset_window(n: int) -> np.ndarray:
 class OnsetDetector:
     """Spectral-flux onsets with adaptive thresholds, reported in the hop they happen.
 
-    The flux comes from its own short FFT (``n_fft`` samples, at most 1024) over the newest
+    The flux comes from its own short FFT (1024 samples, or two hops for long hops) over the newest
     samples with :func:`onset_window`: a hit is reported at the end of the hop that contains
     it, or, when it arrives in the last few milliseconds of a hop, at the end of the next one.
 
@@ -37,7 +39,8 @@ class OnsetDetector:
     ----------
     sample_rate_hz : int
     n_fft : int
-        Samples the onset FFT looks at (capped at 1024).
+        Samples available (the level analyser's frame); the onset FFT uses
+        ``min(n_fft, max(1024, 2 * hop_length))`` of them.
     hop_length : int
     threshold_s : float
         Memory of the running mean/deviation that set each channel's threshold.
@@ -59,7 +62,8 @@ class OnsetDetector:
     def __init__(self, sample_rate_hz: int, n_fft: int, hop_length: int,
                  threshold_s: float = 1.5, k_dev: float = 2.0, refractory_ms: float = 60.0,
                  floor: float = 0.02, min_rel: float = 0.2, peak_s: float = 4.0) -> None:
-        n_fft = min(int(n_fft), 1024)
+        # Long enough to see a whole hop (and then some), short enough to react fast.
+        n_fft = min(int(n_fft), max(1024, 2 * int(hop_length)))
         self.n_fft = n_fft
         self.latency_samples = 2 * int(hop_length)
         self._window = onset_window(n_fft)
@@ -90,15 +94,19 @@ class OnsetDetector:
         self._k_dev = float(k_dev)
         self._floor = float(floor)
         self._refractory = math.ceil(refractory_ms * 1e-3 * sample_rate_hz / hop_length)
+        self._settle = math.ceil(0.25 * threshold_s * sample_rate_hz / hop_length)
+        self._prev_before = np.zeros(4)
         self.counts = np.zeros(4, dtype=np.int64)
         self.reset()
 
     def reset(self) -> None:
         """Forget all history."""
-        for a in (self._prev_log, self.odf, self._mean, self._dev, self._prev, self._peak):
+        for a in (self._prev_log, self.odf, self._mean, self._dev, self._prev, self._peak,
+                  self._prev_before):
             a[:] = 0.0
         self._since[:] = 1e9
         self.counts[:] = 0
+        self._frames = 0
 
     def process(self, history: np.ndarray, frame: np.ndarray) -> None:
         """Update from the newest samples; write the onset fields of ``frame``.
@@ -114,6 +122,14 @@ class OnsetDetector:
         k.pick_onsets(self.odf, self._mean, self._dev, self._prev, self._since, self._peak,
                       self._decay, self._peak_decay, self._k_dev, self._floor, self._min_rel,
                       float(self._refractory), self._onset, self._strength)
+        self._frames += 1
+        if self._frames <= self._settle:
+            # The running statistics start at zero: until they settle, only a rise out of
+            # digital silence counts (steady noise would otherwise fire every refractory period).
+            for c in range(4):
+                if self._onset[c] and self._prev_before[c] > 0.0:
+                    self._onset[c] = 0
+        self._prev_before[:] = self.odf
         self.counts += self._onset
         frame["onset_strength"] = self._strength[0]
         frame["onset_count"] = self.counts[0]
@@ -153,15 +169,21 @@ class BeatTracker:
                  beats_per_bar: int = 4) -> None:
         self.fps = sample_rate_hz / hop_length  # [samples/s] / [samples/frame]
         self.hop_s = hop_length / sample_rate_hz
-        self.lag_min = max(2, int(math.floor(self.fps * 60.0 / bpm_range[1])))
-        self.lag_max = int(math.ceil(self.fps * 60.0 / bpm_range[0]))
-        lags = np.arange(self.lag_min, self.lag_max + 1)
-        bpm = 60.0 * self.fps / lags
-        self._prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_octaves) ** 2)
-        self._scores = np.zeros(lags.shape[0])
-        self._env = np.zeros(max(int(window_s * self.fps), 4 * self.lag_max + 1))
-        self._cscore = np.zeros(2 * self.lag_max + 2)
-        self._future = np.zeros(3 * self.lag_max + 2)
+        self.bpm_range = (float(bpm_range[0]), float(bpm_range[1]))
+        self.lag_min = max(2.0, self.fps * 60.0 / bpm_range[1])  # frames per beat
+        self.lag_max = self.fps * 60.0 / bpm_range[0]
+        self.lag_step = 0.25
+        n_lags = int((self.lag_max - self.lag_min) / self.lag_step) + 1
+        self._prior_bpm = float(prior_bpm)
+        self._prior_octaves = float(prior_octaves)
+        self._n_harm = 4
+        self._scores = np.zeros(n_lags)
+        n_env = max(int(window_s * self.fps), int(self._n_harm * self.lag_max) + 2)
+        self._env = np.zeros(n_env)
+        self._smooth = np.zeros(n_env)
+        self._acf = np.zeros(int(self._n_harm * self.lag_max) + 3)
+        self._cscore = np.zeros(int(2 * self.lag_max) + 2)
+        self._future = np.zeros(int(3 * self.lag_max) + 2)
         self.beats_per_bar = int(beats_per_bar)
         self._bar_energy = np.zeros(self.beats_per_bar)
         self._alpha = 0.9
@@ -184,24 +206,30 @@ class BeatTracker:
         self.predicted = False
         self.beat_count = 0
         self.bar_count = 0
-        self.beat_in_bar = 0
+        self.beat_in_bar = -1  # unknown until the downbeat is found
         self._downbeat_pos = -1  # beat position (mod beats_per_bar) of the downbeat; -1 unknown
         self._low_recent = 0.0
 
     # -- tempo ---------------------------------------------------------------------------------
     def _estimate_tempo(self) -> None:
-        k.comb_acf(self._env, self.lag_min, self.lag_max, 4, self._prior, self._scores)
+        k.comb_acf(self._env, self._smooth, self._acf, self.lag_min, self.lag_max,
+                   self.lag_step, self._n_harm, self.fps, self._prior_bpm, self._prior_octaves,
+                   self._scores)
         s = self._scores
         i = int(np.argmax(s))
         peak = s[i]
-        if peak <= 0:
+        energy = self._acf[0]
+        if peak <= 0 or energy <= 1e-12:  # silence or no periodicity: let the beat fade
+            self.confidence *= 0.8
             return
-        lag = float(self.lag_min + i)
-        if 0 < i < s.shape[0] - 1:  # parabolic interpolation between lags
+        lag = self.lag_min + i * self.lag_step
+        if 0 < i < s.shape[0] - 1:  # parabolic interpolation between grid points
             den = s[i - 1] - 2 * peak + s[i + 1]
             if den < 0:
-                lag += 0.5 * (s[i - 1] - s[i + 1]) / den
-        self.confidence = float(min(1.0, max(0.0, (peak - np.median(s)) / (abs(peak) + 1e-12))))
+                lag += 0.5 * self.lag_step * (s[i - 1] - s[i + 1]) / den
+        lag = min(max(lag, self.lag_min), self.lag_max)
+        # Periodicity relative to the envelope's energy: near 0 for noise, higher for a groove.
+        self.confidence = float(min(1.0, max(0.0, peak / (energy * 1.2))))
         if self.period == 0.0:
             self.period = lag
         elif abs(lag - self.period) / self.period < 0.04:
@@ -209,7 +237,7 @@ class BeatTracker:
             self._candidate_hits = 0
         elif self._candidate and abs(lag - self._candidate) / self._candidate < 0.04:
             self._candidate_hits += 1
-            if self._candidate_hits >= 10:  # a new tempo that held for about a second
+            if self._candidate_hits >= 10:  # ten estimates in a row (about a second)
                 self.period = lag
                 self._candidate_hits = 0
         else:
@@ -256,8 +284,13 @@ class BeatTracker:
             if not self.predicted:
                 self.next_beat_at = self.period
             if self.since_beat >= self.next_beat_at:
-                beat = True
-                self._on_beat()
+                if self.confidence >= MIN_BEAT_CONFIDENCE:
+                    beat = True
+                    self._on_beat()
+                else:  # silence or noise: keep time, fire nothing
+                    self.since_beat = 0
+                    self.predicted = False
+                    self.next_beat_at = self.period
         frame["tempo_bpm"] = self.tempo_bpm
         frame["tempo_confidence"] = self.confidence
         frame["beat_count"] = self.beat_count
@@ -266,7 +299,8 @@ class BeatTracker:
         span = max(self.next_beat_at, 1.0)
         phase = min(self.since_beat / span, 1.0) if self.period else 0.0
         frame["beat_phase"] = phase
-        frame["bar_phase"] = (self.beat_in_bar + phase) / self.beats_per_bar
+        frame["bar_phase"] = ((self.beat_in_bar + phase) / self.beats_per_bar
+                              if self.beat_in_bar >= 0 else 0.0)
         frame["next_beat_s"] = max(self.next_beat_at - self.since_beat, 0.0) * self.hop_s
         return beat
 
@@ -274,6 +308,7 @@ class BeatTracker:
         self.beat_count += 1
         self.since_beat = 0
         self.predicted = False
+        self.next_beat_at = self.period
         # Downbeat: the position in the bar where the low band (the kick) is strongest, chosen
         # after two bars of evidence and changed only when another position clearly wins.
         n = self.beats_per_bar
@@ -289,6 +324,8 @@ class BeatTracker:
             self._downbeat_pos = best
         if self._downbeat_pos < 0:
             return
+        previous = self.beat_in_bar
         self.beat_in_bar = (pos - self._downbeat_pos) % n
-        if self.beat_in_bar == 0:
+        # A bar starts when the count wraps, not whenever the downbeat guess moves.
+        if self.beat_in_bar == 0 and previous != 0:
             self.bar_count += 1

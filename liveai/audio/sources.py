@@ -118,6 +118,8 @@ class _FeederSource(Source):
         self._frames = 0
         self._ended = False
         self._ring: SpscRing | None = None
+        #: Why the source stopped early (a decode error), or None.
+        self.error: str | None = None
 
     @abstractmethod
     def _next_block(self) -> np.ndarray | None:
@@ -137,7 +139,8 @@ class _FeederSource(Source):
         try:
             self._feed()
         except Exception as exc:  # a decode error mid-file: say so once and end this source
-            log.error("%s failed and stopped: %s", self.description, exc)
+            self.error = f"stopped after {self._frames / self.sample_rate_hz:.1f} s: {exc}"
+            log.error("%s %s", self.description, self.error)
             self._ended = True
 
     def _feed(self) -> None:

@@ -90,28 +90,64 @@ def pick_onsets(odf, mean, dev, prev, since, peak, decay, peak_decay, k_dev, flo
 
 
 @njit(cache=True, nogil=True)
-def comb_acf(env, lag_min, lag_max, n_harm, prior, out):  # pragma: no cover - compiled
-    """Comb-filtered autocorrelation of an onset envelope, weighted by a tempo prior.
+def comb_acf(env, smooth, acf, lag_min, lag_max, lag_step, n_harm, fps, prior_bpm,
+             prior_octaves, out):  # pragma: no cover - compiled
+    """Comb-filtered autocorrelation of an onset envelope on a fractional lag grid.
 
-    ``out[l - lag_min] = prior[l - lag_min] * sum_{h=1..n_harm} acf(h * l) / h`` with the
-    envelope's mean removed; lags past the envelope's length contribute nothing.
+    The envelope is smoothed (1-2-1, twice) and its mean removed, its autocorrelation computed
+    once, then each candidate lag ``L = lag_min + i * lag_step`` scores
+    ``prior(L) * sum_{h=1..n_harm} acf(h * L) / h`` with ``acf`` linearly interpolated, so a
+    beat period that falls between two hops (37.5 hops at 150 BPM) is not split between them.
+
+    Parameters
+    ----------
+    env : float64 (n,)
+        Onset envelope, newest last.
+    smooth : float64 (n,)
+        Scratch.
+    acf : float64 (>= n_harm * lag_max + 2,)
+        Scratch.
+    fps : float
+        Envelope frames per second.
+    prior_bpm, prior_octaves : float
+        Log-Gaussian tempo prior.
+    out : float64 (n_lags,)
+        Scores, ``n_lags = (lag_max - lag_min) / lag_step + 1``.
     """
     n = env.shape[0]
+    for rep in range(2):
+        src = env if rep == 0 else smooth
+        prev = src[0]
+        for i in range(n):
+            cur = src[i]
+            nxt = src[i + 1] if i + 1 < n else cur
+            smooth[i] = 0.25 * prev + 0.5 * cur + 0.25 * nxt
+            prev = cur
     m = 0.0
     for i in range(n):
-        m += env[i]
+        m += smooth[i]
     m /= n
-    for lag in range(lag_min, lag_max + 1):
+    n_acf = acf.shape[0]
+    for lag in range(n_acf):
+        r = 0.0
+        if lag < n:
+            for i in range(lag, n):
+                r += (smooth[i] - m) * (smooth[i - lag] - m)
+            r /= n - lag
+        acf[lag] = r
+    for i in range(out.shape[0]):
+        lag = lag_min + i * lag_step
         acc = 0.0
         for h in range(1, n_harm + 1):
-            lh = lag * h
-            if lh >= n:
+            x = lag * h
+            k = int(x)
+            if k + 1 >= n_acf or k + 1 >= n:
                 break
-            r = 0.0
-            for i in range(lh, n):
-                r += (env[i] - m) * (env[i - lh] - m)
-            acc += r / (n - lh) / h
-        out[lag - lag_min] = acc * prior[lag - lag_min]
+            f = x - k
+            acc += ((1.0 - f) * acf[k] + f * acf[k + 1]) / h
+        bpm = 60.0 * fps / lag
+        z = np.log2(bpm / prior_bpm) / prior_octaves
+        out[i] = acc * np.exp(-0.5 * z * z)
 
 
 @njit(cache=True, nogil=True)
@@ -156,7 +192,7 @@ def predict_next_beat(cscore, future, period, alpha, tightness, expected):  # pr
     n = cscore.shape[0]
     horizon = min(future.shape[0], int(round(expected + period / 2.0)) + 1)
     best_j = max(1, int(round(expected)))
-    best = -1.0
+    best = 0.0  # with nothing to go on, keep the beat the tempo alone predicts
     sigma = max(period / 6.0, 1.0)
     for j in range(1, horizon):
         # C[n-1+j] from the history and the already projected future values.
@@ -203,7 +239,7 @@ def warm_up() -> None:
     pick_onsets(out, z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), 0.9, 0.99, 1.0, 0.01,
                 0.25, 2.0, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.float32))
     env = np.zeros(64)
-    comb_acf(env, 4, 8, 2, np.ones(5), np.zeros(5))
+    comb_acf(env, np.zeros(64), np.zeros(20), 4.0, 8.0, 0.5, 2, 90.0, 120.0, 1.0, np.zeros(9))
     cs = np.zeros(32)
     cumulative_score(cs, 0.0, 8.0, 0.9, 5.0)
     predict_next_beat(cs, np.zeros(32), 8.0, 0.9, 5.0, 8.0)
