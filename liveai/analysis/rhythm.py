@@ -12,8 +12,10 @@ from liveai.dsp import rhythm as k
 #: Onset bands: overall, then low (kick), mid (snare body), high (hats); Hz.
 ONSET_BANDS_HZ = ((30.0, 16000.0), (30.0, 150.0), (150.0, 2500.0), (5000.0, 16000.0))
 ONSET_BAND_NAMES = ("low", "mid", "high")
-#: Below this tempo confidence (silence, noise) the tracker keeps time but fires no beats.
-MIN_BEAT_CONFIDENCE = 0.1
+#: Beats start firing when the smoothed tempo confidence rises above BEATS_ON_CONFIDENCE and
+#: stop when it falls below BEATS_OFF_CONFIDENCE (silence, noise): the tracker keeps time anyway.
+BEATS_ON_CONFIDENCE = 0.4
+BEATS_OFF_CONFIDENCE = 0.2
 
 
 def onset_window(n: int) -> np.ndarray:
@@ -94,15 +96,12 @@ class OnsetDetector:
         self._k_dev = float(k_dev)
         self._floor = float(floor)
         self._refractory = math.ceil(refractory_ms * 1e-3 * sample_rate_hz / hop_length)
-        self._settle = math.ceil(0.25 * threshold_s * sample_rate_hz / hop_length)
-        self._prev_before = np.zeros(4)
         self.counts = np.zeros(4, dtype=np.int64)
         self.reset()
 
     def reset(self) -> None:
         """Forget all history."""
-        for a in (self._prev_log, self.odf, self._mean, self._dev, self._prev, self._peak,
-                  self._prev_before):
+        for a in (self._prev_log, self.odf, self._mean, self._dev, self._prev, self._peak):
             a[:] = 0.0
         self._since[:] = 1e9
         self.counts[:] = 0
@@ -119,17 +118,13 @@ class OnsetDetector:
         lv.apply_window(history[-self.n_fft :], self._window, self._windowed)
         np.fft.rfft(self._windowed, out=self._spec)
         k.band_flux(self._spec, self._amp_scale, self._prev_log, self._lo, self._hi, self.odf)
-        k.pick_onsets(self.odf, self._mean, self._dev, self._prev, self._since, self._peak,
-                      self._decay, self._peak_decay, self._k_dev, self._floor, self._min_rel,
-                      float(self._refractory), self._onset, self._strength)
         self._frames += 1
-        if self._frames <= self._settle:
-            # The running statistics start at zero: until they settle, only a rise out of
-            # digital silence counts (steady noise would otherwise fire every refractory period).
-            for c in range(4):
-                if self._onset[c] and self._prev_before[c] > 0.0:
-                    self._onset[c] = 0
-        self._prev_before[:] = self.odf
+        # Until the running statistics have a full memory, they are plain means over what was
+        # seen (starting them at zero would make steady noise fire every refractory period).
+        decay = min(self._decay, 1.0 - 1.0 / (self._frames + 15))
+        k.pick_onsets(self.odf, self._mean, self._dev, self._prev, self._since, self._peak,
+                      decay, self._peak_decay, self._k_dev, self._floor, self._min_rel,
+                      float(self._refractory), self._onset, self._strength)
         self.counts += self._onset
         frame["onset_strength"] = self._strength[0]
         frame["onset_count"] = self.counts[0]
@@ -199,6 +194,7 @@ class BeatTracker:
         self.frames = 0
         self.period = 0.0  # frames per beat; 0 = no tempo yet
         self.confidence = 0.0
+        self.beating = False
         self._candidate = 0.0
         self._candidate_hits = 0
         self.since_beat = 0
@@ -212,7 +208,9 @@ class BeatTracker:
 
     # -- tempo ---------------------------------------------------------------------------------
     def _estimate_tempo(self) -> None:
-        k.comb_acf(self._env, self._smooth, self._acf, self.lag_min, self.lag_max,
+        # Only the part of the window that has been filled: leading zeros would look periodic.
+        n = min(self.frames, self._env.shape[0])
+        k.comb_acf(self._env[-n:], self._smooth[-n:], self._acf, self.lag_min, self.lag_max,
                    self.lag_step, self._n_harm, self.fps, self._prior_bpm, self._prior_octaves,
                    self._scores)
         s = self._scores
@@ -221,6 +219,7 @@ class BeatTracker:
         energy = self._acf[0]
         if peak <= 0 or energy <= 1e-12:  # silence or no periodicity: let the beat fade
             self.confidence *= 0.8
+            self._update_beating()
             return
         lag = self.lag_min + i * self.lag_step
         if 0 < i < s.shape[0] - 1:  # parabolic interpolation between grid points
@@ -228,8 +227,11 @@ class BeatTracker:
             if den < 0:
                 lag += 0.5 * self.lag_step * (s[i - 1] - s[i + 1]) / den
         lag = min(max(lag, self.lag_min), self.lag_max)
-        # Periodicity relative to the envelope's energy: near 0 for noise, higher for a groove.
-        self.confidence = float(min(1.0, max(0.0, peak / (energy * 1.2))))
+        # Pulse clarity: how far the best period stands above the average period, relative to
+        # the envelope's energy. Near 0 for noise and for slow swells (every lag alike).
+        clarity = float(min(1.0, max(0.0, (peak - np.mean(s)) / energy)))
+        self.confidence += 0.1 * (clarity - self.confidence)  # about one second of memory
+        self._update_beating()
         if self.period == 0.0:
             self.period = lag
         elif abs(lag - self.period) / self.period < 0.04:
@@ -243,6 +245,12 @@ class BeatTracker:
         else:
             self._candidate = lag
             self._candidate_hits = 1
+
+    def _update_beating(self) -> None:
+        if self.confidence >= BEATS_ON_CONFIDENCE:
+            self.beating = True
+        elif self.confidence < BEATS_OFF_CONFIDENCE:
+            self.beating = False
 
     @property
     def tempo_bpm(self) -> float:
@@ -284,7 +292,7 @@ class BeatTracker:
             if not self.predicted:
                 self.next_beat_at = self.period
             if self.since_beat >= self.next_beat_at:
-                if self.confidence >= MIN_BEAT_CONFIDENCE:
+                if self.beating:
                     beat = True
                     self._on_beat()
                 else:  # silence or noise: keep time, fire nothing
