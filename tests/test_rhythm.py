@@ -266,3 +266,16 @@ def test_engine_results_do_not_depend_on_the_block_size(tmp_path, block):
     ref = _engine_events(path, 512)
     assert len(ref["onsets"]) > 10 and len(ref["beats"]) > 3
     assert _engine_events(path, block) == ref
+
+
+@pytest.mark.parametrize(("before", "after"), [(120.0, 135.0), (128.0, 100.0)])
+def test_follows_a_tempo_change(before, after):
+    x1, t1 = clicks(before, 12.0)
+    x2, t2 = clicks(after, 14.0, start_s=0.0)
+    log, _ = analyse(np.concatenate([x1, x2]))
+    times = np.concatenate([t1, t2 + 12.0])
+    fps = SR / HOP
+    tempi = np.array(log.tempi_bpm)
+    # The new tempo is adopted within 3 s and the beats are back on the clicks after that.
+    assert abs(tempi[int(15.0 * fps)] / after - 1) < 0.02
+    assert f_measure([b for b in log.beats if b > 15.0], [t for t in times if t > 15.0]) >= 0.95

@@ -15,6 +15,10 @@ ONSET_BAND_NAMES = ("low", "mid", "high")
 #: Beats start firing when the smoothed tempo confidence rises above BEATS_ON_CONFIDENCE and
 #: stop when it falls below BEATS_OFF_CONFIDENCE (silence, noise): the tracker keeps time anyway.
 BEATS_ON_CONFIDENCE = 0.4
+#: Consecutive tempo estimates (about 0.1 s apart) a new tempo must win before it is adopted.
+TEMPO_SWITCH_ESTIMATES = 5
+#: ... and this many times as many when the new tempo is double or half the current one.
+OCTAVE_SWITCH_FACTOR = 16
 BEATS_OFF_CONFIDENCE = 0.2
 
 
@@ -233,18 +237,37 @@ class BeatTracker:
         self.confidence += 0.1 * (clarity - self.confidence)  # about one second of memory
         self._update_beating()
         if self.period == 0.0:
-            self.period = lag
+            self._switch_period(lag)
         elif abs(lag - self.period) / self.period < 0.04:
             self.period = 0.8 * self.period + 0.2 * lag
             self._candidate_hits = 0
         elif self._candidate and abs(lag - self._candidate) / self._candidate < 0.04:
             self._candidate_hits += 1
-            if self._candidate_hits >= 10:  # ten estimates in a row (about a second)
-                self.period = lag
+            ratio = lag / self.period
+            octave = min(abs(ratio - 2.0), abs(ratio - 0.5) * 4.0) < 0.08
+            # A jump to double or half time is usually the music thinning out (a breakdown
+            # with pads on the bar), not a new tempo: it has to hold much longer.
+            needed = TEMPO_SWITCH_ESTIMATES * (OCTAVE_SWITCH_FACTOR if octave else 1)
+            if self._candidate_hits >= needed:
+                self._switch_period(lag)
                 self._candidate_hits = 0
         else:
             self._candidate = lag
             self._candidate_hits = 1
+
+    def _switch_period(self, period: float) -> None:
+        """Adopt a new beat period and rebuild the cumulative score for it.
+
+        Replaying the envelope at the new period locks the phase at once instead of after
+        several beats scored at the old period.
+        """
+        self.period = period
+        self._cscore[:] = 0.0
+        n = min(self.frames, self._env.shape[0])
+        for value in self._env[-n:]:
+            k.cumulative_score(self._cscore, float(value), period, self._alpha, self._tightness)
+        if self.predicted:  # re-predict from the rebuilt score
+            self.predicted = False
 
     def _update_beating(self) -> None:
         if self.confidence >= BEATS_ON_CONFIDENCE:
