@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import sounddevice as sd
@@ -16,8 +20,9 @@ import sounddevice as sd
 from liveai.app import Engine, has_display
 from liveai.audio.devices import refresh
 from liveai.audio.jackserver import JackServer
-from liveai.audio.sources import DeviceSource
+from liveai.audio.sources import DeviceSource, FeederSource
 from liveai.config import AnalysisConfig, AudioConfig, ProjectorConfig, ShowConfig
+from liveai.errors import LiveAIError
 
 log = logging.getLogger(__name__)
 
@@ -175,4 +180,222 @@ def _report(results: list[CallbackTiming], block_size: int, sample_rate_hz: int,
         row = r.row()
         lines.append(f"  {r.label:32} {row['median'] / ref['median']:6.2f}x "
                      f"{row['p99'] / ref['p99']:6.2f}x")
+    return lines
+
+
+# -- liveai bench analysis ------------------------------------------------------------------------
+def _annotated_files(data_dirs: list[Path]) -> list[tuple[str, np.ndarray, int, dict]]:
+    """Find annotated audio under the folders.
+
+    ``NAME.wav`` beside ``NAME.beats`` (time [beat-in-bar] per line) and/or ``NAME.onsets``
+    (one time per line); ``#`` starts a comment.
+    """
+    import soundfile as sf
+
+    def load(path: Path) -> np.ndarray:
+        rows = []
+        for line in path.read_text().splitlines():
+            line = line.split("#")[0].strip()
+            if line:
+                rows.append([float(v) for v in line.split()])
+        return np.array(rows, dtype=float).reshape(len(rows), -1) if rows else np.zeros((0, 1))
+
+    out = []
+    for folder in data_dirs:
+        for wav in sorted(folder.rglob("*.wav")):
+            ann = {}
+            for kind in ("beats", "onsets"):
+                p = wav.with_suffix("." + kind)
+                if p.is_file():
+                    ann[kind] = load(p)
+            if not ann:
+                continue
+            x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
+            out.append((str(wav.relative_to(folder.parent)), x, sr, ann))
+    return out
+
+
+def _demo_material(seconds: float = 185.0, sr: int = 44100):
+    """The built-in demo groove (one whole arrangement) with its exact beats and bars."""
+    from liveai.audio.demo import DemoGroove
+
+    g = DemoGroove(sr, channels=1)
+    x = g.read(int(seconds * sr))
+    beats = np.array(g.beat_times_samples, dtype=float) / sr
+    beats = beats[beats < seconds]
+    positions = (np.arange(beats.size) % 4) + 1
+    return ("demo groove (built in)", x, sr, {"beats": np.stack([beats, positions], axis=1)})
+
+
+def _liveai_events(x: np.ndarray, sr: int, hop: int) -> tuple[dict, float]:
+    from liveai.analysis.pipeline import EventLog, FrameAnalyzer
+    from liveai.frame import new_frame
+
+    fa = FrameAnalyzer(sr, hop, 2048)
+    log = EventLog(sr, hop)
+    frame = new_frame()
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    t0 = time.perf_counter()
+    for i in range(0, x.shape[0] - hop + 1, hop):
+        fa.process_hop(x[i : i + hop], frame)
+        log.add(frame)
+    return log.as_dict(), time.perf_counter() - t0
+
+
+def _aubio_events(x: np.ndarray, sr: int, hop: int) -> tuple[dict, float]:
+    import aubio
+
+    mono = np.ascontiguousarray(x.mean(axis=1), dtype=np.float32)
+    tempo = aubio.tempo("default", 2 * hop, hop, sr)
+    onset = aubio.onset("default", 2 * hop, hop, sr)
+    beats, onsets = [], []
+    t0 = time.perf_counter()
+    for i in range(0, mono.shape[0] - hop + 1, hop):
+        block = mono[i : i + hop]
+        if tempo(block)[0]:
+            beats.append(tempo.get_last_s())
+        if onset(block)[0]:
+            onsets.append(onset.get_last_s())
+    elapsed = time.perf_counter() - t0
+    return {"beats": beats, "onsets": onsets, "bpm": float(tempo.get_bpm())}, elapsed
+
+
+def _scores(est: dict, ann: dict) -> dict[str, float]:
+    import warnings
+
+    import mir_eval
+
+    with warnings.catch_warnings():  # mir_eval warns on short files (no beats after 5 s)
+        warnings.simplefilter("ignore", UserWarning)
+        return _scores_quiet(est, ann, mir_eval)
+
+
+def _scores_quiet(est: dict, ann: dict, mir_eval) -> dict[str, float]:
+    s: dict[str, float] = {}
+    if "beats" in ann and ann["beats"].size:
+        ref = mir_eval.beat.trim_beats(ann["beats"][:, 0])
+        e = mir_eval.beat.trim_beats(np.array(est["beats"], dtype=float))
+        s["F"] = mir_eval.beat.f_measure(ref, e)
+        _, cmlt, _, amlt = mir_eval.beat.continuity(ref, e)
+        s["CMLt"], s["AMLt"] = cmlt, amlt
+        if ann["beats"].shape[1] > 1 and "downbeats" in est:
+            ref_db = ann["beats"][ann["beats"][:, 1] == 1, 0]
+            s["downF"] = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref_db),
+                                                 mir_eval.beat.trim_beats(
+                                                     np.array(est["downbeats"], dtype=float)))
+    if "onsets" in ann and ann["onsets"].size:
+        s["onsetF"] = mir_eval.onset.f_measure(ann["onsets"][:, 0],
+                                               np.array(est["onsets"], dtype=float),
+                                               window=0.05)[0]
+    return s
+
+
+class _TimedDemo(FeederSource):
+    """The demo groove at the real-time pace, remembering when each block entered the ring."""
+
+    kind = "demo"
+
+    def __init__(self, sample_rate_hz: int, block_size: int, seconds: float) -> None:
+        from liveai.audio.demo import DemoGroove
+
+        super().__init__(block_size, realtime=True)
+        self.sample_rate_hz = sample_rate_hz
+        self.channels = 2
+        self.description = "demo groove (timed)"
+        self._groove = DemoGroove(sample_rate_hz)
+        n_blocks = int(seconds * sample_rate_hz / block_size) + 1
+        self.write_times = np.zeros(n_blocks)
+        self._n = 0
+
+    def _next_block(self) -> np.ndarray | None:
+        if self._n >= self.write_times.shape[0]:
+            return None
+        return self._groove.read(self.block_size)
+
+    def _after_write(self) -> None:
+        if self._n < self.write_times.shape[0]:
+            self.write_times[self._n] = time.perf_counter()
+        self._n += 1
+
+
+def _latency(sample_rate_hz: int, block_size: int, seconds: float) -> np.ndarray:
+    """Seconds from a block entering the ring to the FeatureFrame that covers it."""
+    config = ShowConfig(name="bench", audio=AudioConfig(source="demo",
+                                                        sample_rate_hz=sample_rate_hz,
+                                                        block_size=block_size),
+                        projector=ProjectorConfig(enabled=False))
+    source = _TimedDemo(sample_rate_hz, block_size, seconds)
+    published: list[tuple[float, int]] = []
+    engine = Engine(config, source, projector=False,
+                    on_frame=lambda f: published.append((time.perf_counter(),
+                                                         int(f["stream_time_samples"]))))
+    engine.start()
+    try:
+        engine.source_drained.wait(seconds + 30)
+    finally:
+        engine.stop()
+        engine.close()
+    lat = []
+    for t_pub, upto in published:
+        block = (upto - 1) // block_size  # the block holding the frame's newest sample
+        if block < source._n and source.write_times[block] > 0:
+            lat.append(t_pub - source.write_times[block])
+    return np.array(lat[20:])
+
+
+def _startup_s(cache_dir: str) -> float:
+    code = "from liveai.analysis.pipeline import warm_up; print(warm_up())"
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, timeout=600)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.0) -> list[str]:
+    """Accuracy (mir_eval) and speed of the analysis next to aubio's causal tempo + onsets.
+
+    Returns
+    -------
+    list of str
+        The report lines.
+    """
+    try:
+        import aubio  # noqa: F401
+        import mir_eval  # noqa: F401
+    except ImportError as exc:
+        raise LiveAIError(f"liveai bench analysis needs aubio and mir_eval ({exc}): run "
+                          "'make test' once, or pip install -e '.[test]'") from None
+    material = [_demo_material(), *_annotated_files(data_dirs)]
+    lines = [f"liveai bench analysis: hop {hop} samples; beats F/CMLt/AMLt (70 ms), onsets F "
+             "(50 ms), downbeats F; aubio 'default' tempo+onset on the same audio, causal",
+             f"{'material':38} {'len s':>6} | {'liveai F  CMLt  AMLt  onF  downF':>33} | "
+             f"{'aubio F  CMLt  AMLt  onF':>26}"]
+    t_live = t_aubio = audio_s = 0.0
+
+    def fmt(s: dict, keys: tuple[str, ...]) -> str:
+        return " ".join(f"{s[k]:5.2f}" if k in s else "   - " for k in keys)
+
+    for name, x, sr, ann in material:
+        log.warning("bench analysis: %s", name)
+        ours, t1 = _liveai_events(x, sr, hop)
+        theirs, t2 = _aubio_events(x, sr, hop)
+        t_live, t_aubio, audio_s = t_live + t1, t_aubio + t2, audio_s + x.shape[0] / sr
+        s1, s2 = _scores(ours, ann), _scores(theirs, ann)
+        lines.append(f"{name[:38]:38} {x.shape[0] / sr:6.1f} | "
+                     f"{fmt(s1, ('F', 'CMLt', 'AMLt', 'onsetF', 'downF')):>33} | "
+                     f"{fmt(s2, ('F', 'CMLt', 'AMLt', 'onsetF')):>26}")
+    lines.append(f"speed: liveai {audio_s / t_live:7.0f}x real time (full analysis), aubio "
+                 f"{audio_s / t_aubio:7.0f}x (tempo + onsets); ratio liveai/aubio "
+                 f"{t_aubio / t_live:5.2f}")
+    lat = _latency(48000, 128, latency_s)
+    if lat.size:
+        lines.append(f"latency, block entering the ring -> its FeatureFrame published (48 kHz, "
+                     f"128-frame blocks, hop {AnalysisConfig().hop_length}): median "
+                     f"{1e3 * np.median(lat):.2f} ms, p99 {1e3 * np.percentile(lat, 99):.2f} ms "
+                     f"(the hop itself adds up to {1e3 * AnalysisConfig().hop_length / 48000:.1f}"
+                     " ms before a frame can exist)")
+    with tempfile.TemporaryDirectory() as cache:
+        cold = _startup_s(cache)
+        warm = _startup_s(cache)
+    lines.append(f"start-up (numba kernels): cold cache {cold:.2f} s, warm cache {warm:.2f} s")
     return lines

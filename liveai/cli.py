@@ -102,6 +102,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="sample rate in Hz (default 48000)")
     ba.add_argument("--fps", type=float, default=60.0, help="projector frame rate")
     ba.add_argument("--no-projector", action="store_true", help="skip the projector phase")
+    bn = bsub.add_parser("analysis", parents=[common], help="analysis accuracy and speed vs aubio",
+                         description="Score beats (F, CMLt, AMLt), onsets and downbeats with "
+                         "mir_eval on the built-in demo groove and every annotated file (NAME.wav "
+                         "with NAME.beats / NAME.onsets) under the data folders, next to aubio's "
+                         "causal tempo and onset trackers on the same audio; then speed, latency "
+                         "and start-up time.")
+    bn.add_argument("--data", action="append", default=None, metavar="DIR",
+                    help="folder of annotated audio (repeatable; default ../shared/data/beats)")
+    bn.add_argument("--latency-seconds", type=_positive_seconds, default=10.0,
+                    help="length of the real-time latency run (default 10)")
     return parser
 
 
@@ -260,8 +270,18 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from liveai.benchmarks import bench_audio
+    from pathlib import Path
 
+    from liveai.benchmarks import bench_analysis, bench_audio
+
+    if args.bench == "analysis":
+        dirs = [Path(d) for d in (args.data or ["../shared/data/beats"])]
+        for d in dirs:
+            if not d.is_dir():
+                raise LiveAIError(f"--data {d}: no such folder")
+        for line in bench_analysis(dirs, latency_s=args.latency_seconds):
+            print(line)
+        return 0
     report = bench_audio(seconds=args.seconds, block_size=args.block_size,
                          sample_rate_hz=args.sample_rate, projector=not args.no_projector,
                          fps=args.fps)

@@ -107,8 +107,8 @@ class DeviceSource(Source):
                            s.silence_frames)
 
 
-class _FeederSource(Source):
-    """A thread that pulls blocks from :meth:`_next_block` and writes them to the ring."""
+class FeederSource(Source):
+    """Base of sources fed by a thread that pulls :meth:`_next_block` and writes to the ring."""
 
     def __init__(self, block_size: int, realtime: bool) -> None:
         self.block_size = int(block_size)
@@ -124,6 +124,9 @@ class _FeederSource(Source):
     @abstractmethod
     def _next_block(self) -> np.ndarray | None:
         """Next block (frames, channels) float32, or None at the end."""
+
+    def _after_write(self) -> None:
+        """Hook called right after each block entered the ring (benchmarks time it)."""
 
     def start(self, ring: SpscRing) -> None:
         """Start the feeder thread."""
@@ -161,11 +164,13 @@ class _FeederSource(Source):
                 elif delay < -1.0:  # we were suspended: don't burst to catch up a whole second
                     t_next = time.monotonic()
                 ring.write(block)  # an overrun here is counted by the ring, like a device's
+                self._after_write()
             else:
                 while ring.write_available() < block.shape[0]:
                     if self._stop.wait(0.001):
                         return
                 ring.write(block)
+                self._after_write()
             self._frames += block.shape[0]
 
     def stop(self) -> None:
@@ -187,7 +192,7 @@ class _FeederSource(Source):
         return self._ended
 
 
-class FileSource(_FeederSource):
+class FileSource(FeederSource):
     """An audio file (anything libsndfile reads), at real-time pace or as fast as possible.
 
     Parameters
@@ -262,7 +267,7 @@ class FileSource(_FeederSource):
             self._sf = None
 
 
-class DemoSource(_FeederSource):
+class DemoSource(FeederSource):
     """The built-in demo groove (see :mod:`liveai.audio.demo`), endless.
 
     Parameters
