@@ -75,7 +75,7 @@ def f_measure(est, ref, window_s: float = 0.07) -> float:
     return 0.0 if hits == 0 else 2 * p * r / (p + r)
 
 
-@pytest.mark.parametrize("bpm", [90.0, 120.0, 140.0])
+@pytest.mark.parametrize("bpm", [60.0, 90.0, 120.0, 150.0, 174.0])
 def test_click_track_tempo_and_beats(bpm):
     x, times = clicks(bpm, 24.0)
     log, _ = analyse(x)

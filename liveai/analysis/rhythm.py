@@ -15,6 +15,8 @@ ONSET_BAND_NAMES = ("low", "mid", "high")
 #: Beats start firing when the smoothed tempo confidence rises above BEATS_ON_CONFIDENCE and
 #: stop when it falls below BEATS_OFF_CONFIDENCE (silence, noise): the tracker keeps time anyway.
 BEATS_ON_CONFIDENCE = 0.4
+#: Weight of "a pulse at half this period" against a tempo candidate (octave errors).
+HALF_PERIOD_PENALTY = 0.2
 #: Consecutive tempo estimates (about 0.1 s apart) a new tempo must win before it is adopted.
 TEMPO_SWITCH_ESTIMATES = 5
 #: ... and this many times as many when the new tempo is double or half the current one.
@@ -176,6 +178,7 @@ class BeatTracker:
         self._prior_bpm = float(prior_bpm)
         self._prior_octaves = float(prior_octaves)
         self._n_harm = 4
+        self.half_penalty = HALF_PERIOD_PENALTY
         self._scores = np.zeros(n_lags)
         n_env = max(int(window_s * self.fps), int(self._n_harm * self.lag_max) + 2)
         self._env = np.zeros(n_env)
@@ -216,7 +219,7 @@ class BeatTracker:
         n = min(self.frames, self._env.shape[0])
         k.comb_acf(self._env[-n:], self._smooth[-n:], self._acf, self.lag_min, self.lag_max,
                    self.lag_step, self._n_harm, self.fps, self._prior_bpm, self._prior_octaves,
-                   self._scores)
+                   self.half_penalty, self._scores)
         s = self._scores
         i = int(np.argmax(s))
         peak = s[i]

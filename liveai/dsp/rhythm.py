@@ -91,13 +91,15 @@ def pick_onsets(odf, mean, dev, prev, since, peak, decay, peak_decay, k_dev, flo
 
 @njit(cache=True, nogil=True)
 def comb_acf(env, smooth, acf, lag_min, lag_max, lag_step, n_harm, fps, prior_bpm,
-             prior_octaves, out):  # pragma: no cover - compiled
+             prior_octaves, half_penalty, out):  # pragma: no cover - compiled
     """Comb-filtered autocorrelation of an onset envelope on a fractional lag grid.
 
     The envelope is smoothed (1-2-1, twice) and its mean removed, its autocorrelation computed
     once, then each candidate lag ``L = lag_min + i * lag_step`` scores
-    ``prior(L) * sum_{h=1..n_harm} acf(h * L) / h`` with ``acf`` linearly interpolated, so a
-    beat period that falls between two hops (37.5 hops at 150 BPM) is not split between them.
+    ``prior(L) * (sum_{h=1..n_harm} acf(h * L) / h - half_penalty * acf(L / 2))`` with ``acf``
+    linearly interpolated, so a beat period that falls between two hops (37.5 hops at 150 BPM)
+    is not split between them. The comb alone scores a pulse train and its half tempo almost
+    alike; the penalty says "if there is a pulse at half this period, this is too slow".
 
     Parameters
     ----------
@@ -145,6 +147,10 @@ def comb_acf(env, smooth, acf, lag_min, lag_max, lag_step, n_harm, fps, prior_bp
                 break
             f = x - k
             acc += ((1.0 - f) * acf[k] + f * acf[k + 1]) / h
+        x = 0.5 * lag
+        k = int(x)
+        f = x - k
+        acc -= half_penalty * ((1.0 - f) * acf[k] + f * acf[k + 1])
         bpm = 60.0 * fps / lag
         z = np.log2(bpm / prior_bpm) / prior_octaves
         out[i] = acc * np.exp(-0.5 * z * z)
@@ -239,7 +245,8 @@ def warm_up() -> None:
     pick_onsets(out, z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), 0.9, 0.99, 1.0, 0.01,
                 0.25, 2.0, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.float32))
     env = np.zeros(64)
-    comb_acf(env, np.zeros(64), np.zeros(20), 4.0, 8.0, 0.5, 2, 90.0, 120.0, 1.0, np.zeros(9))
+    comb_acf(env, np.zeros(64), np.zeros(20), 4.0, 8.0, 0.5, 2, 90.0, 120.0, 1.0, 0.5,
+             np.zeros(9))
     cs = np.zeros(32)
     cumulative_score(cs, 0.0, 8.0, 0.9, 5.0)
     predict_next_beat(cs, np.zeros(32), 8.0, 0.9, 5.0, 8.0)
