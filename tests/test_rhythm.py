@@ -279,3 +279,22 @@ def test_follows_a_tempo_change(before, after):
     # The new tempo is adopted within 3 s and the beats are back on the clicks after that.
     assert abs(tempi[int(15.0 * fps)] / after - 1) < 0.02
     assert f_measure([b for b in log.beats if b > 15.0], [t for t in times if t > 15.0]) >= 0.95
+
+
+def test_downbeats_follow_the_kick_on_one(rng):
+    """Kick on the one, a snare-like hit on 2, 3 and 4: the bars start on the kick."""
+    bpm, seconds = 120.0, 30.0
+    x = np.zeros(int(seconds * SR), dtype=np.float32)
+    t = np.arange(int(0.25 * SR)) / SR
+    kick = (0.8 * np.sin(2 * np.pi * 55 * t) * np.exp(-t / 0.08)).astype(np.float32)
+    snare = (0.3 * rng.standard_normal(t.size) * np.exp(-t / 0.03)).astype(np.float32)
+    beats = np.arange(0.3, seconds - 0.3, 60.0 / bpm)
+    for i, b in enumerate(beats):
+        hit = kick if i % 4 == 0 else snare
+        x[int(b * SR) :][: t.size] += hit
+    log, _ = analyse(x[:, None])
+    ones = beats[::4]
+    est = [d for d in log.downbeats if d > 10.0]
+    assert f_measure(est, [o for o in ones if o > 10.0]) >= 0.9
+    # one bar per four beats
+    assert abs(len(est) - len([o for o in ones if o > 10.0])) <= 1

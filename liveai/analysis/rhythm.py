@@ -212,6 +212,9 @@ class BeatTracker:
         self.beat_in_bar = -1  # unknown until the downbeat is found
         self._downbeat_pos = -1  # beat position (mod beats_per_bar) of the downbeat; -1 unknown
         self._low_recent = 0.0
+        self._credit_pos = 0
+        self._credit_max = 0.0
+        self._credit_left = 0
 
     # -- tempo ---------------------------------------------------------------------------------
     def _estimate_tempo(self) -> None:
@@ -302,6 +305,11 @@ class BeatTracker:
         k.push(self._env, onset_value)
         self.frames += 1
         self._low_recent = max(0.8 * self._low_recent, low_value)
+        if self._credit_left > 0:  # the kick of the last beat may land just after it fired
+            self._credit_max = max(self._credit_max, low_value)
+            self._credit_left -= 1
+            if self._credit_left == 0:
+                self._credit_bar()
         if self.frames % self.tempo_every == 0 and self.frames >= 2 * self.fps:
             self._estimate_tempo()
         beat = False
@@ -338,17 +346,26 @@ class BeatTracker:
         frame["next_beat_s"] = max(self.next_beat_at - self.since_beat, 0.0) * self.hop_s
         return beat
 
+    def _credit_bar(self) -> None:
+        self._bar_energy *= 0.98
+        self._bar_energy[self._credit_pos] += self._credit_max
+        self._credit_left = 0
+
     def _on_beat(self) -> None:
         self.beat_count += 1
         self.since_beat = 0
         self.predicted = False
         self.next_beat_at = self.period
         # Downbeat: the position in the bar where the low band (the kick) is strongest, chosen
-        # after two bars of evidence and changed only when another position clearly wins.
+        # after two bars of evidence and changed only when another position clearly wins. Each
+        # beat's low-band peak within a quarter beat either side is credited to its position.
         n = self.beats_per_bar
         pos = self.beat_count % n
-        self._bar_energy *= 0.98
-        self._bar_energy[pos] += self._low_recent
+        if self._credit_left > 0:
+            self._credit_bar()
+        self._credit_pos = pos
+        self._credit_max = self._low_recent
+        self._credit_left = max(1, round(self.period / 4))
         best = int(np.argmax(self._bar_energy))
         if self._downbeat_pos < 0:
             if self.beat_count >= 2 * n:
