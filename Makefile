@@ -1,5 +1,5 @@
 # liveai: `make run` sets everything up and runs the show; `make test` sets up and runs the tests.
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-setup clean
 
 ARGS ?=
 
@@ -19,6 +19,11 @@ lint: setup
 
 bench: setup
 	.venv/bin/liveai bench audio $(ARGS)
+
+# aubio and mir_eval for `liveai bench analysis` (aubio needs gcc and the Python headers)
+bench-setup: setup
+	.venv/bin/python -m pip install -q -e '.[test,bench]'
+	.venv/bin/liveai bench analysis $(ARGS)
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info

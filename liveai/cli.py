@@ -109,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
                          "causal tempo and onset trackers on the same audio; then speed, latency "
                          "and start-up time.")
     bn.add_argument("--data", action="append", default=None, metavar="DIR",
-                    help="folder of annotated audio (repeatable; default ../shared/data/beats)")
+                    help="folder of annotated audio, in addition to the shared data beside "
+                    "the repository (repeatable)")
     bn.add_argument("--latency-seconds", type=_positive_seconds, default=10.0,
                     help="length of the real-time latency run (default 10)")
     return parser
@@ -272,13 +273,18 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from liveai.benchmarks import bench_analysis, bench_audio
+    from liveai.benchmarks import DEFAULT_DATA_DIR, bench_analysis, bench_audio
 
     if args.bench == "analysis":
-        dirs = [Path(d) for d in (args.data or ["../shared/data/beats"])]
+        dirs = [Path(d) for d in (args.data or [])]
         for d in dirs:
             if not d.is_dir():
                 raise LiveAIError(f"--data {d}: no such folder")
+        if DEFAULT_DATA_DIR.is_dir():
+            dirs.insert(0, DEFAULT_DATA_DIR)
+        else:
+            log.warning("no shared annotated data at %s: scoring the demo groove and --data "
+                        "only", DEFAULT_DATA_DIR)
         for line in bench_analysis(dirs, latency_s=args.latency_seconds):
             print(line)
         return 0

@@ -19,8 +19,9 @@ BEATS_ON_CONFIDENCE = 0.4
 HALF_PERIOD_PENALTY = 0.2
 #: Consecutive tempo estimates (about 0.1 s apart) a new tempo must win before it is adopted.
 TEMPO_SWITCH_ESTIMATES = 5
-#: ... and this many times as many when the new tempo is double or half the current one.
+#: ... and this many times as many when the new tempo is metrically related to the current one.
 OCTAVE_SWITCH_FACTOR = 16
+RELATED_RATIOS = (2.0, 0.5, 1.5, 2.0 / 3.0, 4.0 / 3.0, 0.75)
 BEATS_OFF_CONFIDENCE = 0.2
 
 
@@ -125,8 +126,9 @@ class OnsetDetector:
         np.fft.rfft(self._windowed, out=self._spec)
         k.band_flux(self._spec, self._amp_scale, self._prev_log, self._lo, self._hi, self.odf)
         self._frames += 1
-        # Until the running statistics have a full memory, they are plain means over what was
-        # seen (starting them at zero would make steady noise fire every refractory period).
+        # Until the running statistics have a full memory they use a short, growing one (as if
+        # 15 quiet frames came first): starting them at a 1.5 s memory of zeros would make
+        # steady noise fire every refractory period.
         decay = min(self._decay, 1.0 - 1.0 / (self._frames + 15))
         k.pick_onsets(self.odf, self._mean, self._dev, self._prev, self._since, self._peak,
                       decay, self._peak_decay, self._k_dev, self._floor, self._min_rel,
@@ -240,6 +242,7 @@ class BeatTracker:
         # Pulse clarity: how far the best period stands above the average period, relative to
         # the envelope's energy. Near 0 for noise and for slow swells (every lag alike).
         clarity = float(min(1.0, max(0.0, (peak - np.mean(s)) / energy)))
+        clarity *= n / self._env.shape[0]  # a half-filled window earns half the trust
         self.confidence += 0.1 * (clarity - self.confidence)  # about one second of memory
         self._update_beating()
         if self.period == 0.0:
@@ -250,10 +253,12 @@ class BeatTracker:
         elif self._candidate and abs(lag - self._candidate) / self._candidate < 0.04:
             self._candidate_hits += 1
             ratio = lag / self.period
-            octave = min(abs(ratio - 2.0), abs(ratio - 0.5) * 4.0) < 0.08
-            # A jump to double or half time is usually the music thinning out (a breakdown
-            # with pads on the bar), not a new tempo: it has to hold much longer.
-            needed = TEMPO_SWITCH_ESTIMATES * (OCTAVE_SWITCH_FACTOR if octave else 1)
+            related = any(abs(ratio / r - 1.0) < 0.04 for r in RELATED_RATIOS)
+            # A jump to double/half time (or 3:2, 4:3) is usually the music thinning out (a
+            # breakdown with pads on the bar), not a new tempo: it has to hold much longer.
+            needed = TEMPO_SWITCH_ESTIMATES * (OCTAVE_SWITCH_FACTOR if related else 1)
+            if self.confidence < BEATS_ON_CONFIDENCE and self.period:
+                self._candidate_hits -= 1  # unsure of anything: don't let a candidate win
             if self._candidate_hits >= needed:
                 self._switch_period(lag)
                 self._candidate_hits = 0
@@ -269,11 +274,11 @@ class BeatTracker:
         """
         self.period = period
         self._cscore[:] = 0.0
+        # Every hop so far but this one, which process() adds next.
         n = min(self.frames, self._env.shape[0])
-        for value in self._env[-n:]:
+        for value in self._env[-n:-1]:
             k.cumulative_score(self._cscore, float(value), period, self._alpha, self._tightness)
-        if self.predicted:  # re-predict from the rebuilt score
-            self.predicted = False
+        self.predicted = False  # re-predict from the rebuilt score
 
     def _update_beating(self) -> None:
         if self.confidence >= BEATS_ON_CONFIDENCE:

@@ -125,8 +125,8 @@ class FeederSource(Source):
     def _next_block(self) -> np.ndarray | None:
         """Next block (frames, channels) float32, or None at the end."""
 
-    def _after_write(self) -> None:
-        """Hook called right after each block entered the ring (benchmarks time it)."""
+    def _before_write(self) -> None:
+        """Hook called right before each block enters the ring (benchmarks time it)."""
 
     def start(self, ring: SpscRing) -> None:
         """Start the feeder thread."""
@@ -163,14 +163,14 @@ class FeederSource(Source):
                     self._stop.wait(delay)
                 elif delay < -1.0:  # we were suspended: don't burst to catch up a whole second
                     t_next = time.monotonic()
+                self._before_write()
                 ring.write(block)  # an overrun here is counted by the ring, like a device's
-                self._after_write()
             else:
                 while ring.write_available() < block.shape[0]:
                     if self._stop.wait(0.001):
                         return
+                self._before_write()
                 ring.write(block)
-                self._after_write()
             self._frames += block.shape[0]
 
     def stop(self) -> None:

@@ -113,6 +113,8 @@ def comb_acf(env, smooth, acf, lag_min, lag_max, lag_step, n_harm, fps, prior_bp
         Envelope frames per second.
     prior_bpm, prior_octaves : float
         Log-Gaussian tempo prior.
+    half_penalty : float
+        Weight of the autocorrelation at half the candidate lag, subtracted from its score.
     out : float64 (n_lags,)
         Scores, ``n_lags = (lag_max - lag_min) / lag_step + 1``.
     """
@@ -150,7 +152,8 @@ def comb_acf(env, smooth, acf, lag_min, lag_max, lag_step, n_harm, fps, prior_bp
         x = 0.5 * lag
         k = int(x)
         f = x - k
-        acc -= half_penalty * ((1.0 - f) * acf[k] + f * acf[k + 1])
+        if k + 1 < n_acf:
+            acc -= half_penalty * ((1.0 - f) * acf[k] + f * acf[k + 1])
         bpm = 60.0 * fps / lag
         z = np.log2(bpm / prior_bpm) / prior_octaves
         out[i] = acc * np.exp(-0.5 * z * z)
