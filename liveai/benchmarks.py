@@ -381,6 +381,9 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
         raise LiveAIError(f"liveai bench analysis needs aubio and mir_eval ({exc}): run "
                           "make bench-setup (or .venv/bin/pip install -e '.[bench]'; aubio "
                           "builds with a C compiler and the Python headers)") from None
+    from liveai.analysis.pipeline import warm_up
+
+    warm_up()  # time the analysis, not numba compiling it (start-up is reported below)
     material = [_demo_material(), *_annotated_files(data_dirs)]
     lines = [f"liveai bench analysis: hop {hop} samples; beats F (70 ms), CMLt/AMLt (17.5 %), "
              "onsets F (50 ms), downbeats F (70 ms); aubio 'default' tempo+onset on the same "
