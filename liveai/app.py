@@ -28,6 +28,7 @@ from liveai.config import ProjectorConfig, ShowConfig
 from liveai.errors import DeviceError, LiveAIError
 from liveai.frame import INPUT_ENDED, INPUT_LOST, INPUT_OK, SOURCE_KINDS, SharedRecord, new_frame
 from liveai.log import RateLimitedLogger
+from liveai.process import terminate
 
 log = logging.getLogger(__name__)
 
@@ -213,18 +214,11 @@ class ProjectorSupervisor:
         proc = self._proc
         if proc is None:
             return None
-        if proc.poll() is None:
-            try:
-                proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                log.warning("projector %d did not exit; terminating it", self.slot)
-                proc.terminate()
-                try:
-                    proc.wait(timeout=2.0)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        return proc.returncode
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning("projector %d did not exit; terminating it", self.slot)
+        return terminate(proc, timeout_s=2.0)
 
 
 @dataclass

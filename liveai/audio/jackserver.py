@@ -16,6 +16,7 @@ import threading
 import time
 
 from liveai.errors import ServerError
+from liveai.process import terminate
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +121,7 @@ class JackServer:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(proc)
         self.remove_files()
 
     def remove_files(self) -> None:
