@@ -398,11 +398,11 @@ class Engine:
         RunSummary
         """
         ended_by = "stopped"
+        self.start()  # on failure it has already stopped what it started
         previous = signal.getsignal(signal.SIGTERM)
         in_main = threading.current_thread() is threading.main_thread()
         if in_main:
             signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
-        self.start()
         deadline = None if seconds is None else time.monotonic() + seconds
         try:
             while True:
