@@ -242,7 +242,7 @@ class BeatTracker:
         # Pulse clarity: how far the best period stands above the average period, relative to
         # the envelope's energy. Near 0 for noise and for slow swells (every lag alike).
         clarity = float(min(1.0, max(0.0, (peak - np.mean(s)) / energy)))
-        clarity *= n / self._env.shape[0]  # a half-filled window earns half the trust
+        clarity *= n / self._env.shape[0]  # a young window earns less trust: no beats in noise
         self.confidence += 0.1 * (clarity - self.confidence)  # about one second of memory
         self._update_beating()
         if self.period == 0.0:
