@@ -25,6 +25,7 @@ from liveai.audio.devices import find_device
 from liveai.audio.ring import SpscRing
 from liveai.audio.sources import DemoSource, DeviceSource, FileSource, Source
 from liveai.config import ProjectorConfig, ShowConfig
+from liveai.control.osc_out import FeatureSender
 from liveai.errors import DeviceError, LiveAIError
 from liveai.frame import INPUT_ENDED, INPUT_LOST, INPUT_OK, SOURCE_KINDS, SharedRecord, new_frame
 from liveai.log import RateLimitedLogger
@@ -292,6 +293,10 @@ class Engine:
         self.projectors: list[ProjectorSupervisor] = []
         if projector and config.projector.enabled:
             self.projectors.append(ProjectorSupervisor(self.record, 0, config.projector, headless))
+        self.osc_out: FeatureSender | None = None
+        if config.osc_out.targets:
+            self.osc_out = FeatureSender(self.record, config.osc_out.targets,
+                                         config.osc_out.rate_hz)
         self._frame = new_frame()
         self._frame["sample_rate_hz"] = sr
         self._frame["hop_samples"] = config.analysis.hop_length
@@ -325,6 +330,8 @@ class Engine:
             self._analysis.start()
             for p in self.projectors:
                 p.start()
+            if self.osc_out is not None:
+                self.osc_out.start()
         except BaseException:
             self.stop()
             raise
@@ -332,6 +339,8 @@ class Engine:
     def stop(self) -> None:
         """Stop everything (projectors first, then the analysis, then the audio)."""
         self.record.request_stop()
+        if self.osc_out is not None:
+            self.osc_out.stop()
         for p in self.projectors:
             p.stop()
         self._stop.set()

@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-projector", action="store_true", help="audio and analysis only")
     run.add_argument("--fullscreen", action="store_true", help="projector fullscreen")
     run.add_argument("--monitor", help="projector monitor: name substring or index")
+    run.add_argument("--osc-out", action="append", metavar="HOST:PORT",
+                     help="send beats, tempo and levels over OSC there (repeatable)")
 
     dev = sub.add_parser("devices", parents=[common], help="list audio devices or test one",
                          description="List audio devices (and PulseAudio/PipeWire sources, "
@@ -159,6 +161,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "audio.input_channels": _channels(args.channels, "--channels") if args.channels else None,
         "projector.fullscreen": True if args.fullscreen else None,
         "projector.monitor": args.monitor,
+        "osc_out.targets": args.osc_out,
     }
     if args.input is not None:
         overrides["audio.source"] = "device"

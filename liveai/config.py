@@ -107,6 +107,23 @@ class ProjectorConfig:
 
 
 @dataclass(frozen=True)
+class OscOutConfig:
+    """Features sent over OSC to lighting desks, tablets, other software."""
+
+    targets: list[str] = _opt([], 'where to send, "host:port" each (none = off)')
+    rate_hz: float = _opt(30.0, "rate of levels, tempo and phase (beats go out as they fire)",
+                          min=1.0, max=200.0)
+
+    def validate(self, where: str) -> None:
+        """Check every target looks like host:port."""
+        for t in self.targets:
+            host, sep, port = t.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(f'{where}: osc_out.targets: "{t}" should look like '
+                                  '"127.0.0.1:9000"')
+
+
+@dataclass(frozen=True)
 class ShowConfig:
     """A whole show, as stored in one preset file."""
 
@@ -115,18 +132,21 @@ class ShowConfig:
     audio: AudioConfig = field(default_factory=AudioConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    osc_out: OscOutConfig = field(default_factory=OscOutConfig)
 
     def validate(self, where: str) -> None:
         """Check every section's cross-field constraints."""
         self.audio.validate(where)
         self.analysis.validate(where)
+        self.osc_out.validate(where)
 
 
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is list:
         (inner,) = typing.get_args(tp)
-        return f"a list of {_type_name(inner)}"
+        return "a list of " + {int: "integers", str: "strings", float: "numbers"}.get(
+            inner, str(inner))
     return {bool: "true/false", int: "an integer", float: "a finite number",
             str: "a string"}.get(
         tp, getattr(tp, "__name__", str(tp))
