@@ -48,9 +48,9 @@ FRAME_DTYPE = np.dtype(
         ("hop_samples", "<i4"),
         ("rms_db", "<f4"),  # dBFS of the channel mean over the last hop, floor -120
         ("peak_db", "<f4"),  # dBFS sample peak over the last hop
-        ("level", "<f4"),  # 0..1 display level (rms, -60..0 dBFS)
+        ("level", "<f4"),  # 0..1 display level, adaptive (30 dB below a falling peak .. peak)
         ("band_db", "<f4", (N_BANDS,)),  # log-spaced band energies, dBFS
-        ("band_level", "<f4", (N_BANDS,)),  # 0..1 display levels of band_db (-80..-10 dB)
+        ("band_level", "<f4", (N_BANDS,)),  # 0..1 display levels of band_db, adaptive (40 dB)
         ("spectrum", "<f4", (SPECTRUM_BINS,)),  # 0..1, WebAudio's -100..-30 dB mapping
         ("waveform", "<f4", (WAVEFORM_SAMPLES,)),  # -1..1, the latest samples, mono
         ("onset_strength", "<f4"),  # 0..1, overall spectral flux above its running level

@@ -96,3 +96,31 @@ def test_wrong_hop_shape_is_refused_before_the_kernels():
                 np.zeros((2, 512), np.float32).T, np.zeros(512, np.float32)):
         with pytest.raises(ValueError, match="hop must be"):
             an.process_hop(bad, frame)
+
+
+@pytest.mark.parametrize("gain_db", [-36.0, -6.0])
+def test_quiet_and_loud_rooms_both_span_the_display_range(gain_db):
+    """Adaptive normalisation: the same groove at -36 dB or -6 dB drives levels alike."""
+    from liveai.audio.demo import DemoGroove
+
+    x = DemoGroove(SR, channels=1, level_db=-14.0 + gain_db + 6.0).read(SR * 20)
+    an = LevelAnalyzer(SR)
+    frame = new_frame()
+    levels, bands = [], []
+    for i in range(0, x.shape[0] - 511, 512):
+        an.process_hop(np.ascontiguousarray(x[i : i + 512]), frame)
+        if i > SR * 8:
+            levels.append(float(frame["level"]))
+            bands.append(frame["band_level"].copy())
+    levels = np.array(levels)
+    assert np.percentile(levels, 95) > 0.85 and np.percentile(levels, 5) < 0.75
+    assert np.percentile(np.array(bands)[:, :3], 95) > 0.8  # the bass bands fill the range
+
+
+def test_hiss_in_an_empty_room_stays_dark(rng):
+    x = (10 ** (-85 / 20) * rng.standard_normal((SR * 5, 1))).astype(np.float32)
+    an = LevelAnalyzer(SR)
+    frame = new_frame()
+    for i in range(0, x.shape[0] - 511, 512):
+        an.process_hop(np.ascontiguousarray(x[i : i + 512]), frame)
+    assert frame["level"] == 0.0 and np.all(frame["band_level"] < 0.1)

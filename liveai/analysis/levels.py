@@ -7,9 +7,14 @@ import numpy as np
 from liveai.dsp import levels as k
 from liveai.frame import N_BANDS, SPECTRUM_BINS, WAVEFORM_SAMPLES
 
-#: Display mappings (fixed for now; adaptive normalisation comes with the listening engine).
-LEVEL_DB_RANGE = (-60.0, 0.0)
-BAND_DB_RANGE = (-80.0, -10.0)
+#: Adaptive display mapping: 0..1 spans this many dB below a peak that falls this fast, so a
+#: quiet room and a loud one both drive the visuals across their whole range.
+LEVEL_RANGE_DB = 30.0
+BAND_RANGE_DB = 40.0
+PEAK_FALL_DB_PER_S = 1.0
+#: The peak never falls below these (dBFS): quiet music still fills the range, hiss does not.
+LEVEL_MIN_PEAK_DB = -45.0
+BAND_MIN_PEAK_DB = -50.0
 SPECTRUM_DB_RANGE = (-100.0, -30.0)  # WebAudio's AnalyserNode defaults
 SPECTRUM_SMOOTHING = 0.8
 
@@ -51,8 +56,14 @@ class LevelAnalyzer:
         #: The last hop's spectrum (rfft of the Hann-windowed last n_fft samples).
         self.spec = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
         self._band_db = np.zeros(N_BANDS, dtype=np.float32)
-        self.spec_state = np.zeros(SPECTRUM_BINS, dtype=np.float64)
-        self.spec_row = np.zeros(SPECTRUM_BINS, dtype=np.float32)
+        self._rms_db = np.zeros(1, dtype=np.float32)
+        self._band_level = np.zeros(N_BANDS, dtype=np.float32)
+        self._level = np.zeros(1, dtype=np.float32)
+        self._band_ceil_db = np.zeros(N_BANDS)
+        self._level_ceil_db = np.zeros(1)
+        self._fall_db = PEAK_FALL_DB_PER_S * hop_length / sample_rate_hz  # [dB/s] * [s/hop]
+        self._spec_state = np.zeros(SPECTRUM_BINS, dtype=np.float64)
+        self._spec_row = np.zeros(SPECTRUM_BINS, dtype=np.float32)
         self._n_spec = min(SPECTRUM_BINS, self.spec.shape[0])
         self.reset()
 
@@ -64,7 +75,9 @@ class LevelAnalyzer:
     def reset(self) -> None:
         """Forget all history."""
         self._buf[:] = 0.0
-        self.spec_state[:] = 0.0
+        self._spec_state[:] = 0.0
+        self._band_ceil_db[:] = k.FLOOR_DB
+        self._level_ceil_db[:] = k.FLOOR_DB
         self.samples_seen = 0
         self.nonfinite_samples = 0
 
@@ -91,24 +104,21 @@ class LevelAnalyzer:
         k.apply_window(self._buf, self._window, self._windowed)
         np.fft.rfft(self._windowed, out=self.spec)
         k.band_powers_db(self.spec, self._lo, self._hi, self._norm, self._band_db)
-        k.spectrum_row(self.spec, float(self.n_fft), SPECTRUM_SMOOTHING, self.spec_state,
-                       SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self.spec_row)
+        k.spectrum_row(self.spec, float(self.n_fft), SPECTRUM_SMOOTHING, self._spec_state,
+                       SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self._spec_row)
         self.samples_seen += hop.shape[0]
         frame["stream_time_samples"] = self.samples_seen
         frame["rms_db"] = rms_db
         frame["peak_db"] = peak_db
-        frame["level"] = _unit(rms_db, LEVEL_DB_RANGE)
+        self._rms_db[0] = rms_db
+        k.adaptive_unit(self._rms_db, self._level_ceil_db, self._fall_db, LEVEL_RANGE_DB,
+                        LEVEL_MIN_PEAK_DB, self._level)
+        frame["level"] = self._level[0]
         frame["band_db"] = self._band_db
-        lo, hi = BAND_DB_RANGE
-        band_level = frame["band_level"]
-        np.subtract(self._band_db, lo, out=band_level)
-        np.multiply(band_level, 1.0 / (hi - lo), out=band_level)
-        np.clip(band_level, 0.0, 1.0, out=band_level)
-        frame["spectrum"][: self._n_spec] = self.spec_row[: self._n_spec]
+        k.adaptive_unit(self._band_db, self._band_ceil_db, self._fall_db, BAND_RANGE_DB,
+                        BAND_MIN_PEAK_DB, self._band_level)
+        frame["band_level"] = self._band_level
+        frame["spectrum"][: self._n_spec] = self._spec_row[: self._n_spec]
         frame["waveform"] = self._buf[-WAVEFORM_SAMPLES:]
         frame["nonfinite_samples"] = self.nonfinite_samples
 
-
-def _unit(value_db: float, db_range: tuple[float, float]) -> float:
-    lo, hi = db_range
-    return min(max((value_db - lo) / (hi - lo), 0.0), 1.0)

@@ -113,6 +113,27 @@ def spectrum_row(spec, n_fft, smoothing, state, db_min, db_max, out):  # pragma:
         out[k] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
 
 
+@njit(cache=True, nogil=True)
+def adaptive_unit(values_db, ceil_db, fall_db, range_db, min_ceil_db,
+                  out):  # pragma: no cover - compiled
+    """Map dB values to 0..1 against a decaying peak, so quiet and loud rooms both span 0..1.
+
+    ``ceil_db`` (same shape) jumps up to any louder value and falls by ``fall_db`` per call,
+    never below ``min_ceil_db`` (so hiss in an empty room stays near 0);
+    ``out = (value - (ceil - range_db)) / range_db`` clipped to 0..1. Updated in place.
+    """
+    for i in range(values_db.shape[0]):
+        v = values_db[i]
+        c = ceil_db[i] - fall_db
+        if v > c:
+            c = v
+        if c < min_ceil_db:
+            c = min_ceil_db
+        ceil_db[i] = c
+        u = (v - (c - range_db)) / range_db
+        out[i] = 0.0 if u < 0.0 else (1.0 if u > 1.0 else u)
+
+
 def log_band_edges(sample_rate_hz: float, n_fft: int, n_bands: int = 8,
                    fmin_hz: float = 30.0, fmax_hz: float = 16000.0) -> tuple[np.ndarray, np.ndarray,
                                                                               np.ndarray]:
@@ -188,4 +209,6 @@ def warm_up() -> float:
     hi = np.array([2], dtype=np.int64)
     band_powers_db(spec, lo, hi, 1.0, np.zeros(1, dtype=np.float32))
     spectrum_row(spec, 128.0, 0.8, np.zeros(16), -100.0, -30.0, np.zeros(16, dtype=np.float32))
+    adaptive_unit(np.zeros(2, dtype=np.float32), np.zeros(2), 0.01, 40.0, -50.0,
+                  np.zeros(2, dtype=np.float32))
     return time.perf_counter() - t0
