@@ -288,7 +288,8 @@ class Engine:
         capacity = max(int(config.audio.ring_seconds * sr), 4 * config.analysis.hop_length,
                        4 * config.audio.block_size)
         self.ring = SpscRing(capacity, source.channels)
-        self.analyzer = FrameAnalyzer(sr, config.analysis.hop_length, config.analysis.n_fft)
+        self.analyzer = FrameAnalyzer(sr, config.analysis.hop_length, config.analysis.n_fft,
+                                      source.channels)
         self.record = SharedRecord.create()
         self.projectors: list[ProjectorSupervisor] = []
         if projector and config.projector.enabled:

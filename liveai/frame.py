@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 #: Bumped whenever the layout below changes; readers refuse a record of another version.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 MAGIC = b"LIVEAI\x00\x01"
 N_BANDS = 8
 N_ONSET_BANDS = 3
@@ -48,6 +48,8 @@ FRAME_DTYPE = np.dtype(
         ("hop_samples", "<i4"),
         ("rms_db", "<f4"),  # dBFS of the channel mean over the last hop, floor -120
         ("peak_db", "<f4"),  # dBFS sample peak over the last hop
+        ("loudness_lufs", "<f4"),  # ITU-R BS.1770 short-term loudness (3 s), LUFS
+        ("momentary_lufs", "<f4"),  # the same over 400 ms
         ("level", "<f4"),  # 0..1 display level, adaptive (30 dB below a falling peak .. peak)
         ("band_db", "<f4", (N_BANDS,)),  # log-spaced band energies, dBFS
         ("band_level", "<f4", (N_BANDS,)),  # 0..1 display levels of band_db, adaptive (40 dB)

@@ -124,3 +124,34 @@ def test_hiss_in_an_empty_room_stays_dark(rng):
     for i in range(0, x.shape[0] - 511, 512):
         an.process_hop(np.ascontiguousarray(x[i : i + 512]), frame)
     assert frame["level"] == 0.0 and np.all(frame["band_level"] < 0.1)
+
+
+@pytest.mark.parametrize("sr", [44100, 48000, 96000])
+def test_loudness_of_the_ebu_reference_sine(sr):
+    """EBU Tech 3341 case 1: a stereo 1 kHz sine at -23 dBFS reads -23.0 LUFS (±0.1)."""
+    t = np.arange(sr * 5) / sr
+    s = (10 ** (-23 / 20) * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    x = np.stack([s, s], axis=1)
+    an = LevelAnalyzer(sr, 512, 2048, channels=2)
+    frame = new_frame()
+    for i in range(0, x.shape[0] - 511, 512):
+        an.process_hop(np.ascontiguousarray(x[i : i + 512]), frame)
+    assert frame["loudness_lufs"] == pytest.approx(-23.0, abs=0.1)
+    assert frame["momentary_lufs"] == pytest.approx(-23.0, abs=0.1)
+
+
+def test_k_weighting_shapes_the_spectrum():
+    """K-weighting per BS.1770: +0.70 dB at 1 kHz, +4.04 dB at 8 kHz, -13.3 dB at 20 Hz."""
+    sr = 48000
+    t = np.arange(sr * 4) / sr
+
+    def lufs(freq):
+        s = (0.1 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+        an = LevelAnalyzer(sr)
+        frame = new_frame()
+        for i in range(0, s.size - 511, 512):
+            an.process_hop(np.ascontiguousarray(s[i : i + 512, None]), frame)
+        return float(frame["loudness_lufs"])
+
+    assert lufs(20.0) - lufs(1000.0) == pytest.approx(-13.3 - 0.70, abs=0.3)
+    assert lufs(8000.0) - lufs(1000.0) == pytest.approx(4.04 - 0.70, abs=0.15)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from liveai.dsp import levels as k
+from liveai.dsp import loudness as lk
+from liveai.dsp.rhythm import push
 from liveai.frame import N_BANDS, SPECTRUM_BINS, WAVEFORM_SAMPLES
 
 #: Adaptive display mapping: 0..1 spans this many dB below a peak that falls this fast, so a
@@ -39,7 +41,8 @@ class LevelAnalyzer:
 
     latency_samples = 0
 
-    def __init__(self, sample_rate_hz: int, hop_length: int = 512, n_fft: int = 2048) -> None:
+    def __init__(self, sample_rate_hz: int, hop_length: int = 512, n_fft: int = 2048,
+                 channels: int = 1) -> None:
         if hop_length > n_fft:
             raise ValueError(f"hop_length {hop_length} > n_fft {n_fft}")
         self.sample_rate_hz = int(sample_rate_hz)
@@ -62,6 +65,13 @@ class LevelAnalyzer:
         self._band_ceil_db = np.zeros(N_BANDS)
         self._level_ceil_db = np.zeros(1)
         self._fall_db = PEAK_FALL_DB_PER_S * hop_length / sample_rate_hz  # [dB/s] * [s/hop]
+        # BS.1770 loudness: K-weighted energy per hop per channel, summed over 3 s / 400 ms.
+        self._k_coeffs = lk.k_weighting(sample_rate_hz)
+        self._k_state = np.zeros((channels, 2, 2))
+        self._k_energy = np.zeros(channels)
+        self._st_hops = max(1, round(3.0 * sample_rate_hz / hop_length))
+        self._m_hops = max(1, round(0.4 * sample_rate_hz / hop_length))
+        self._energy_hist = np.zeros(self._st_hops)  # channel-summed energy per hop
         self._spec_state = np.zeros(SPECTRUM_BINS, dtype=np.float64)
         self._spec_row = np.zeros(SPECTRUM_BINS, dtype=np.float32)
         self._n_spec = min(SPECTRUM_BINS, self.spec.shape[0])
@@ -78,6 +88,8 @@ class LevelAnalyzer:
         self._spec_state[:] = 0.0
         self._band_ceil_db[:] = k.FLOOR_DB
         self._level_ceil_db[:] = k.FLOOR_DB
+        self._k_state[:] = 0.0
+        self._energy_hist[:] = 0.0
         self.samples_seen = 0
         self.nonfinite_samples = 0
 
@@ -98,7 +110,13 @@ class LevelAnalyzer:
             # The kernels do no bounds checks: a wrong shape must never reach them.
             raise ValueError(f"hop must be a C-contiguous float32 array of shape "
                              f"({self.hop_length}, channels), got {hop.dtype} {hop.shape}")
+        if hop.shape[1] != self._k_state.shape[0]:  # sized for another channel count
+            self._k_state = np.zeros((hop.shape[1], 2, 2))
+            self._k_energy = np.zeros(hop.shape[1])
         self.nonfinite_samples += k.mix_to_mono(hop, self._mono)
+        lk.k_weighted_energy(hop, self._k_coeffs, self._k_state, self._k_energy)
+        hist = self._energy_hist
+        push(hist, float(self._k_energy.sum()))
         rms_db, peak_db = k.rms_peak_db(self._mono)
         k.shift_append(self._buf, self._mono)
         k.apply_window(self._buf, self._window, self._windowed)
@@ -108,6 +126,9 @@ class LevelAnalyzer:
                        SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self._spec_row)
         self.samples_seen += hop.shape[0]
         frame["stream_time_samples"] = self.samples_seen
+        hop_len = hop.shape[0]
+        frame["loudness_lufs"] = _lufs(hist.sum() / (hop_len * self._st_hops))
+        frame["momentary_lufs"] = _lufs(hist[-self._m_hops :].sum() / (hop_len * self._m_hops))
         frame["rms_db"] = rms_db
         frame["peak_db"] = peak_db
         self._rms_db[0] = rms_db
@@ -122,3 +143,10 @@ class LevelAnalyzer:
         frame["waveform"] = self._buf[-WAVEFORM_SAMPLES:]
         frame["nonfinite_samples"] = self.nonfinite_samples
 
+
+
+def _lufs(mean_square: float) -> float:
+    """BS.1770 loudness of a channel-summed mean square, floored at FLOOR_DB."""
+    if mean_square <= 1e-12:
+        return k.FLOOR_DB
+    return lk.LUFS_OFFSET_DB + 10.0 * float(np.log10(mean_square))

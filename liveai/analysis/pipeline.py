@@ -8,7 +8,7 @@ import numpy as np
 
 from liveai.analysis.levels import LevelAnalyzer
 from liveai.analysis.rhythm import BeatTracker, OnsetDetector
-from liveai.dsp import levels, rhythm
+from liveai.dsp import levels, loudness, rhythm
 
 #: Weights of the low, mid and high onset bands in the beat tracker's input.
 BEAT_BAND_WEIGHTS = (1.0, 0.5, 0.1)
@@ -18,6 +18,7 @@ def warm_up() -> float:
     """Compile (or load from numba's cache) every analysis kernel; return the seconds taken."""
     t0 = time.perf_counter()
     levels.warm_up()
+    loudness.warm_up()
     rhythm.warm_up()
     return time.perf_counter() - t0
 
@@ -30,12 +31,16 @@ class FrameAnalyzer:
     sample_rate_hz : int
     hop_length : int
     n_fft : int
+    channels : int
+        Channels of each hop (loudness weighs every channel, as BS.1770 does); buffers are
+        resized on the first hop if it differs.
     """
 
-    def __init__(self, sample_rate_hz: int, hop_length: int = 512, n_fft: int = 2048) -> None:
+    def __init__(self, sample_rate_hz: int, hop_length: int = 512, n_fft: int = 2048,
+                 channels: int = 1) -> None:
         self.sample_rate_hz = int(sample_rate_hz)
         self.hop_length = int(hop_length)
-        self.levels = LevelAnalyzer(sample_rate_hz, hop_length, n_fft)
+        self.levels = LevelAnalyzer(sample_rate_hz, hop_length, n_fft, channels)
         self.onsets = OnsetDetector(sample_rate_hz, n_fft, hop_length)
         self.beats = BeatTracker(sample_rate_hz, hop_length)
 
