@@ -28,6 +28,16 @@ def emit(obj):
     sys.stdout.flush()
 
 
+def run_loop(client, out, inp, targets, done) -> None:
+    """Wire OUT -> liveai's input and liveai's output -> IN, run until done (or 10 s)."""
+    client.activate()
+    client.connect(out, targets[0])
+    client.connect(targets[1], inp)
+    emit({"ready": True, "samplerate": client.samplerate})
+    done.wait(10.0)
+    client.deactivate()
+
+
 def main() -> None:
     mode, targets = sys.argv[1], sys.argv[2:]
     client = jack.Client(f"peer_{mode}", no_start_server=True)
@@ -81,12 +91,7 @@ def main() -> None:
                 state["found_at"] = t0 + int(hit[0])
                 done.set()
 
-        client.activate()
-        client.connect(out, targets[0])
-        client.connect(targets[1], inp)
-        emit({"ready": True, "samplerate": sr})
-        done.wait(10.0)
-        client.deactivate()
+        run_loop(client, out, inp, targets, done)
         if state["found_at"] is None:
             emit({"delay_frames": None})
         else:
@@ -118,12 +123,7 @@ def main() -> None:
             if state["n"] >= sr:
                 done.set()
 
-        client.activate()
-        client.connect(out, targets[0])
-        client.connect(targets[1], inp)
-        emit({"ready": True, "samplerate": sr})
-        done.wait(10.0)
-        client.deactivate()
+        run_loop(client, out, inp, targets, done)
         emit({"nonfinite_seen": seen["nonfinite"], "max_abs_seen": seen["max_abs"],
               "frames_seen": seen["frames"]})
     else:
