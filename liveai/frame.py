@@ -55,6 +55,8 @@ FRAME_DTYPE = np.dtype(
         ("band_level", "<f4", (N_BANDS,)),  # 0..1 display levels of band_db, adaptive (40 dB)
         ("spectrum", "<f4", (SPECTRUM_BINS,)),  # 0..1, WebAudio's -100..-30 dB mapping
         ("waveform", "<f4", (WAVEFORM_SAMPLES,)),  # -1..1, the latest samples, mono
+        ("chroma", "<f4", (12,)),  # pitch-class energy C..B, 0..1 (the strongest is 1)
+        ("pitch_class", "<i4"),  # the strongest pitch class, 0 = C .. 11 = B; -1 in silence
         ("onset_strength", "<f4"),  # 0..1, overall spectral flux above its running level
         ("onset_count", "<i8"),  # overall onsets so far
         ("band_onset_strength", "<f4", (N_ONSET_BANDS,)),  # low (kick), mid (snare), high (hats)

@@ -155,3 +155,23 @@ def test_k_weighting_shapes_the_spectrum():
 
     assert lufs(20.0) - lufs(1000.0) == pytest.approx(-13.3 - 0.70, abs=0.3)
     assert lufs(8000.0) - lufs(1000.0) == pytest.approx(4.04 - 0.70, abs=0.15)
+
+
+def test_chroma_names_the_notes():
+    t = np.arange(SR * 2) / SR
+
+    def run(freqs):
+        x = np.zeros_like(t) + sum(np.sin(2 * np.pi * f * t) for f in freqs) * 0.2
+        an = LevelAnalyzer(SR)
+        frame = new_frame()
+        for i in range(0, x.size - 511, 512):
+            an.process_hop(np.ascontiguousarray(x[i : i + 512, None], dtype=np.float32), frame)
+        return frame
+
+    frame = run([440.0])  # A4
+    assert int(frame["pitch_class"]) == 9 and frame["chroma"][9] == 1.0
+    frame = run([261.63, 329.63, 392.0, 523.25])  # C major: C4 E4 G4 C5
+    top3 = set(np.argsort(frame["chroma"])[-3:].tolist())
+    assert top3 == {0, 4, 7}
+    silent = run([])
+    assert int(silent["pitch_class"]) == -1

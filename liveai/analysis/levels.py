@@ -14,6 +14,10 @@ from liveai.frame import N_BANDS, SPECTRUM_BINS, WAVEFORM_SAMPLES
 LEVEL_RANGE_DB = 30.0
 BAND_RANGE_DB = 40.0
 PEAK_FALL_DB_PER_S = 1.0
+#: Chroma: spectral peaks from CHROMA_FMIN_HZ to CHROMA_FMAX_HZ, smoothed over CHROMA_MEMORY_S.
+CHROMA_FMIN_HZ = 100.0
+CHROMA_FMAX_HZ = 5000.0
+CHROMA_MEMORY_S = 0.25
 #: The peak never falls below these (dBFS): quiet music still fills the range, hiss does not.
 LEVEL_MIN_PEAK_DB = -45.0
 BAND_MIN_PEAK_DB = -50.0
@@ -65,6 +69,13 @@ class LevelAnalyzer:
         self._band_ceil_db = np.zeros(N_BANDS)
         self._level_ceil_db = np.zeros(1)
         self._fall_db = PEAK_FALL_DB_PER_S * hop_length / sample_rate_hz  # [dB/s] * [s/hop]
+        self._bin_hz = sample_rate_hz / n_fft  # [samples/s] / [samples/FFT]
+        n_bins = n_fft // 2 + 1
+        self._chroma_lo = max(1, int(CHROMA_FMIN_HZ / self._bin_hz))
+        self._chroma_hi = min(n_bins - 2, int(CHROMA_FMAX_HZ / self._bin_hz))
+        self._chroma_state = np.zeros(12)
+        self._chroma = np.zeros(12, dtype=np.float32)
+        self._chroma_smoothing = float(np.exp(-hop_length / (sample_rate_hz * CHROMA_MEMORY_S)))
         # BS.1770 loudness: K-weighted energy per hop per channel, summed over 3 s / 400 ms.
         self._k_coeffs = lk.k_weighting(sample_rate_hz)
         self._k_state = np.zeros((channels, 2, 2))
@@ -90,6 +101,7 @@ class LevelAnalyzer:
         self._level_ceil_db[:] = k.FLOOR_DB
         self._k_state[:] = 0.0
         self._energy_hist[:] = 0.0
+        self._chroma_state[:] = 0.0
         self.samples_seen = 0
         self.nonfinite_samples = 0
 
@@ -140,6 +152,10 @@ class LevelAnalyzer:
                         BAND_MIN_PEAK_DB, self._band_level)
         frame["band_level"] = self._band_level
         frame["spectrum"][: self._n_spec] = self._spec_row[: self._n_spec]
+        k.chroma(self.spec, self._bin_hz, self._chroma_lo, self._chroma_hi,
+                 self._chroma_smoothing, self._chroma_state, self._chroma)
+        frame["chroma"] = self._chroma
+        frame["pitch_class"] = int(np.argmax(self._chroma)) if self._chroma.any() else -1
         frame["waveform"] = self._buf[-WAVEFORM_SAMPLES:]
         frame["nonfinite_samples"] = self.nonfinite_samples
 

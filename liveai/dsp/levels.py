@@ -134,6 +134,49 @@ def adaptive_unit(values_db, ceil_db, fall_db, range_db, min_ceil_db,
         out[i] = 0.0 if u < 0.0 else (1.0 if u > 1.0 else u)
 
 
+@njit(cache=True, nogil=True)
+def chroma(spec, bin_hz, lo, hi, smoothing, state, out):  # pragma: no cover - compiled
+    """12 pitch-class energies from the spectral peaks of an rfft, smoothed, max 1.
+
+    Each local maximum of the magnitude between bins ``lo`` and ``hi`` has its frequency refined
+    by parabolic interpolation (so a coarse FFT still tells neighbouring semitones apart) and
+    adds its energy to its pitch class.
+
+    Parameters
+    ----------
+    spec : complex128 (n_bins,)
+    bin_hz : float
+        Hz per bin.
+    lo, hi : int
+        Bin range searched (1 <= lo, hi <= n_bins - 1).
+    smoothing : float
+        Per-call memory of ``state``.
+    state : float64 (12,)
+        Smoothed energies (0 = C .. 11 = B); updated in place.
+    out : float32 (12,)
+    """
+    for c in range(12):
+        state[c] *= smoothing
+    prev = np.sqrt(spec[lo - 1].real ** 2 + spec[lo - 1].imag ** 2)
+    cur = np.sqrt(spec[lo].real ** 2 + spec[lo].imag ** 2)
+    for k in range(lo, hi):
+        nxt = np.sqrt(spec[k + 1].real ** 2 + spec[k + 1].imag ** 2)
+        if cur > prev and cur >= nxt and cur > 1e-9:
+            a, b, c = np.log(prev + 1e-12), np.log(cur), np.log(nxt + 1e-12)
+            den = a - 2.0 * b + c
+            delta = 0.5 * (a - c) / den if den < 0.0 else 0.0
+            f = (k + delta) * bin_hz
+            pc = int(np.floor(12.0 * np.log2(f / 440.0) + 0.5)) + 9
+            state[pc % 12] += (1.0 - smoothing) * cur * cur
+        prev, cur = cur, nxt
+    peak = 0.0
+    for c in range(12):
+        if state[c] > peak:
+            peak = state[c]
+    for c in range(12):
+        out[c] = state[c] / peak if peak > 1e-20 else 0.0
+
+
 def log_band_edges(sample_rate_hz: float, n_fft: int, n_bands: int = 8,
                    fmin_hz: float = 30.0, fmax_hz: float = 16000.0) -> tuple[np.ndarray, np.ndarray,
                                                                               np.ndarray]:
@@ -211,4 +254,5 @@ def warm_up() -> float:
     spectrum_row(spec, 128.0, 0.8, np.zeros(16), -100.0, -30.0, np.zeros(16, dtype=np.float32))
     adaptive_unit(np.zeros(2, dtype=np.float32), np.zeros(2), 0.01, 40.0, -50.0,
                   np.zeros(2, dtype=np.float32))
+    chroma(spec, 100.0, 1, 4, 0.8, np.zeros(12), np.zeros(12, dtype=np.float32))
     return time.perf_counter() - t0
