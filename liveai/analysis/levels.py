@@ -54,8 +54,6 @@ class LevelAnalyzer:
         self.n_fft = int(n_fft)
         self._window = np.hanning(n_fft + 1)[:n_fft]
         self._norm = 2.0 / (n_fft * float(np.sum(self._window**2)))
-        #: Turns |X| of the windowed FFT into a sinusoid's amplitude.
-        self.amp_scale = 2.0 / float(np.sum(self._window))
         self._lo, self._hi, self.band_edges_hz = k.log_band_edges(sample_rate_hz, n_fft, N_BANDS)
         self._mono = np.zeros(hop_length, dtype=np.float32)
         self._buf = np.zeros(n_fft, dtype=np.float64)
@@ -138,9 +136,9 @@ class LevelAnalyzer:
                        SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self._spec_row)
         self.samples_seen += hop.shape[0]
         frame["stream_time_samples"] = self.samples_seen
-        hop_len = hop.shape[0]
-        frame["loudness_lufs"] = _lufs(hist.sum() / (hop_len * self._st_hops))
-        frame["momentary_lufs"] = _lufs(hist[-self._m_hops :].sum() / (hop_len * self._m_hops))
+        h = self.hop_length
+        frame["loudness_lufs"] = _lufs(hist.sum() / (h * self._st_hops))
+        frame["momentary_lufs"] = _lufs(hist[-self._m_hops :].sum() / (h * self._m_hops))
         frame["rms_db"] = rms_db
         frame["peak_db"] = peak_db
         self._rms_db[0] = rms_db
@@ -158,7 +156,6 @@ class LevelAnalyzer:
         frame["pitch_class"] = int(np.argmax(self._chroma)) if self._chroma.any() else -1
         frame["waveform"] = self._buf[-WAVEFORM_SAMPLES:]
         frame["nonfinite_samples"] = self.nonfinite_samples
-
 
 
 def _lufs(mean_square: float) -> float:

@@ -11,7 +11,6 @@ from liveai.dsp import rhythm as k
 
 #: Onset bands: overall, then low (kick), mid (snare body), high (hats); Hz.
 ONSET_BANDS_HZ = ((30.0, 16000.0), (30.0, 150.0), (150.0, 2500.0), (5000.0, 16000.0))
-ONSET_BAND_NAMES = ("low", "mid", "high")
 #: Beats start firing when the smoothed tempo confidence rises above BEATS_ON_CONFIDENCE and
 #: stop when it falls below BEATS_OFF_CONFIDENCE (silence, noise): the tracker keeps time anyway.
 BEATS_ON_CONFIDENCE = 0.4
