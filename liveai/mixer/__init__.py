@@ -1,0 +1,1 @@
+"""Adaptive mixer: EQ/gain/limiter chain, room estimation, crowd noise, auto-EQ."""

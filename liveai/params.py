@@ -1,0 +1,1 @@
+"""ParameterStore: every controllable value, one address each (filled in by the control work)."""
