@@ -25,10 +25,12 @@ from liveai.audio.devices import find_device
 from liveai.audio.ring import SpscRing
 from liveai.audio.sources import DemoSource, DeviceSource, FileSource, Source
 from liveai.config import ProjectorConfig, ShowConfig
+from liveai.control.osc_in import OscServer
 from liveai.control.osc_out import FeatureSender
 from liveai.errors import DeviceError, LiveAIError
 from liveai.frame import INPUT_ENDED, INPUT_LOST, INPUT_OK, SOURCE_KINDS, SharedRecord, new_frame
 from liveai.log import RateLimitedLogger
+from liveai.params import ParameterStore, engine_store
 from liveai.process import terminate
 
 log = logging.getLogger(__name__)
@@ -284,6 +286,11 @@ class Engine:
         self.source = source
         self.headless = headless
         self.on_frame = on_frame
+        #: Every controllable value; OSC (and later OSCQuery, MIDI, presets) write here.
+        self.params: ParameterStore = engine_store()
+        self.osc_in: OscServer | None = None
+        if config.control.osc_port:  # bound now: a port in use fails before anything starts
+            self.osc_in = OscServer(self.params, config.control)
         sr = source.sample_rate_hz
         capacity = max(int(config.audio.ring_seconds * sr), 4 * config.analysis.hop_length,
                        4 * config.audio.block_size)
@@ -333,6 +340,8 @@ class Engine:
                 p.start()
             if self.osc_out is not None:
                 self.osc_out.start()
+            if self.osc_in is not None:
+                self.osc_in.start()
         except BaseException:
             self.stop()
             raise
@@ -340,6 +349,8 @@ class Engine:
     def stop(self) -> None:
         """Stop everything (projectors first, then the analysis, then the audio)."""
         self.record.request_stop()
+        if self.osc_in is not None:
+            self.osc_in.stop()
         if self.osc_out is not None:
             self.osc_out.stop()
         for p in self.projectors:
@@ -350,7 +361,9 @@ class Engine:
         self.source.stop()
 
     def close(self) -> None:
-        """Release the shared record."""
+        """Release the shared record and the OSC socket."""
+        if self.osc_in is not None:
+            self.osc_in.stop()
         self.record.close()
 
     # -- the analysis thread -------------------------------------------------------------------
@@ -454,6 +467,7 @@ class Engine:
             warmup_s=self.warmup_s,
             ended_by=ended_by,
             projector=bool(self.projectors),
+            notes=self.osc_in.summary_lines() if self.osc_in is not None else [],
         )
 
 

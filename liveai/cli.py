@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--monitor", help="projector monitor: name substring or index")
     run.add_argument("--osc-out", action="append", metavar="HOST:PORT",
                      help="send beats, tempo and levels over OSC there (repeatable)")
+    run.add_argument("--osc-port", type=int, metavar="PORT",
+                     help="listen for OSC control on this UDP port ('liveai osc tree' lists "
+                     "the addresses)")
+    run.add_argument("--osc-bind", metavar="ADDR",
+                     help="address to listen on (default 127.0.0.1: this computer only; "
+                     "0.0.0.0: every network)")
 
     dev = sub.add_parser("devices", parents=[common], help="list audio devices or test one",
                          description="List audio devices (and PulseAudio/PipeWire sources, "
@@ -86,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="end with one JSON object on the last line of stdout")
     an.add_argument("--preset", default="default", help="preset whose audio/analysis settings "
                     "to use (default: default)")
+
+    osc = sub.add_parser("osc", parents=[common], help="OSC control: the address tree",
+                         description="OSC control of a running show.")
+    osub = osc.add_subparsers(dest="osc", metavar="ACTION")
+    osub.required = True
+    otree = osub.add_parser("tree", parents=[common], help="print every OSC address",
+                            description="Print every parameter's OSC address with its type, "
+                            "range, unit, default and description.")
+    otree.add_argument("--markdown", action="store_true",
+                       help="as the Markdown table the README holds")
 
     bench = sub.add_parser("bench", parents=[common], help="benchmarks",
                            description="Benchmarks; each prints liveai next to a reference.")
@@ -162,6 +178,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "projector.fullscreen": True if args.fullscreen else None,
         "projector.monitor": args.monitor,
         "osc_out.targets": args.osc_out,
+        "control.osc_port": args.osc_port,
+        "control.osc_bind": args.osc_bind,
     }
     if args.input is not None:
         overrides["audio.source"] = "device"
@@ -299,13 +317,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_osc(args: argparse.Namespace) -> int:
+    from liveai.params import engine_store
+
+    store = engine_store()
+    print(store.tree_markdown() if args.markdown else store.tree_text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``liveai`` command; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
     liveai_log.configure(args.verbose)
     handlers = {"run": _cmd_run, "devices": _cmd_devices, "analyze": _cmd_analyze,
-                "bench": _cmd_bench}
+                "bench": _cmd_bench, "osc": _cmd_osc}
     try:
         return handlers[args.command](args)
     except LiveAIError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import math
 import tomllib
 import types
@@ -124,6 +125,45 @@ class OscOutConfig:
 
 
 @dataclass(frozen=True)
+class ControlConfig:
+    """OSC control in: where liveai listens, whom it accepts, whom it tells about changes."""
+
+    osc_port: int = _opt(0, "UDP port liveai listens on for OSC control (0 = off)",
+                         min=0, max=65535)
+    osc_bind: str = _opt("127.0.0.1", "IPv4 address to listen on: 127.0.0.1 = this computer "
+                         "only, 0.0.0.0 = every network interface")
+    allow: list[str] = _opt(
+        ["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
+        'sender networks accepted (CIDR); others are dropped ("0.0.0.0/0" = anyone)')
+    feedback: list[str] = _opt([], 'tablets that always receive every change, "host:port" each')
+    reply_port: int = _opt(0, "port senders receive feedback on (0 = the port they send from)",
+                           min=0, max=65535)
+    rate_limit_per_s: float = _opt(5000.0, "most OSC datagrams per second accepted from one "
+                                   "sender host (0 = no limit)", min=0.0, max=1e6)
+    receive_buffer_bytes: int = _opt(4194304, "UDP receive buffer that absorbs fader storms "
+                                     "(capped by net.core.rmem_max)", min=65536, max=268435456)
+
+    def validate(self, where: str) -> None:
+        """Check the bind address, the networks and the feedback targets."""
+        try:
+            ipaddress.IPv4Address(self.osc_bind)
+        except ValueError:
+            raise ConfigError(f'{where}: control.osc_bind = "{self.osc_bind}" is not an IPv4 '
+                              'address such as "127.0.0.1" or "0.0.0.0"') from None
+        for net in self.allow:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ConfigError(f'{where}: control.allow: "{net}" is not a network such as '
+                                  '"192.168.1.0/24"') from None
+        for t in self.feedback:
+            host, sep, port = t.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(f'{where}: control.feedback: "{t}" should look like '
+                                  '"192.168.1.20:9000"')
+
+
+@dataclass(frozen=True)
 class ShowConfig:
     """A whole show, as stored in one preset file."""
 
@@ -133,12 +173,14 @@ class ShowConfig:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
     osc_out: OscOutConfig = field(default_factory=OscOutConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
 
     def validate(self, where: str) -> None:
         """Check every section's cross-field constraints."""
         self.audio.validate(where)
         self.analysis.validate(where)
         self.osc_out.validate(where)
+        self.control.validate(where)
 
 
 def _type_name(tp: Any) -> str:

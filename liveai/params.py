@@ -1,1 +1,843 @@
-"""ParameterStore: every controllable value, one address each (filled in by the control work)."""
+"""ParameterStore: every controllable value of a show, one address each.
+
+Every setting a performer can change while the show runs (scene, scene inputs, transition,
+autopilot, master intensity, tempo tap, mixer bypass...) is one :class:`ParamSpec` with an address
+under ``/liveai``, a type, a range, a unit, a default and a description. OSC, OSCQuery, MIDI,
+presets and the UI all read and write through one :class:`ParameterStore`; nothing else holds
+settings.
+
+Three ways to read it:
+
+- :meth:`ParameterStore.get` returns the Python value (thread-safe, takes the lock briefly);
+- listeners (:meth:`ParameterStore.subscribe`) are told of every accepted change, with its source,
+  in the order the changes were made (feedback to tablets is one such listener);
+- :class:`ParamSnapshot` is a flat float64 array, one slot per parameter component, guarded by a
+  sequence counter (a seqlock, like :class:`liveai.frame.SharedRecord`): the audio callback or a
+  projector reads it without any lock, and never sees a half-written vector.
+
+Writers never raise on bad input: :meth:`ParameterStore.set` returns a :class:`SetResult` naming the
+reason (``unknown_address``, ``bad_type``, ``not_finite``, ``out_of_range``, ``bad_value``), so a
+packet, a MIDI message or a preset can never push a value outside its range or crash the caller.
+
+Coercion (the conventions of desks and tablets):
+
+- float: ints, bools and numeric strings are accepted; NaN and ±inf are refused;
+- int: floats are rounded to the nearest integer, numeric strings accepted;
+- bool: ``True``/``False``, the numbers 0 and 1, and the strings true/false, on/off, yes/no, 1/0;
+- choice: one of the names, or its 0-based index (int, integral float or numeric string);
+- string: text up to :data:`MAX_STRING_CHARS` characters, no control characters;
+- trigger: fires on no argument, ``True`` or a non-zero number; 0 and ``False`` (a button's
+  release) are accepted and ignored;
+- normalised alias: every float or int parameter with a finite range also answers at
+  ``ADDRESS/norm``, taking 0..1 mapped linearly onto its range (what TouchOSC faders send).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from liveai.errors import LiveAIError
+from liveai.log import RateLimitedLogger
+
+log = logging.getLogger(__name__)
+
+ROOT = "/liveai"
+NORM_SUFFIX = "/norm"
+MAX_STRING_CHARS = 256
+#: Slots of the numeric snapshot (a vector parameter takes one per component).
+DEFAULT_CAPACITY = 4096
+_SEGMENT = re.compile(r"[A-Za-z0-9_.\-]+")
+_TRUE = frozenset({"true", "on", "yes", "1"})
+_FALSE = frozenset({"false", "off", "no", "0"})
+
+#: Reasons a value is refused (the OSC server counts drops under these names).
+REASONS = ("unknown_address", "bad_type", "not_finite", "out_of_range", "bad_value")
+
+
+class ParameterError(LiveAIError):
+    """A parameter was registered wrongly, or a value was refused (see ``reason``).
+
+    Parameters
+    ----------
+    message : str
+        Names the address and the offending value.
+    reason : str
+        One of :data:`REASONS` (or ``"registration"``).
+    """
+
+    def __init__(self, message: str, reason: str = "bad_value") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ParamType(StrEnum):
+    """The kinds of parameter."""
+
+    FLOAT = "float"
+    INT = "int"
+    BOOL = "bool"
+    CHOICE = "choice"
+    STRING = "string"
+    TRIGGER = "trigger"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One controllable value.
+
+    Parameters
+    ----------
+    address : str
+        ``/liveai/...``; segments of letters, digits, ``_ . -``; never ends in ``/norm``.
+    kind : ParamType
+    default : Any
+        float, int, bool, str (also for a choice), tuple of floats for a vector, None for a
+        trigger.
+    minimum, maximum : float or None
+        Inclusive range of a float or int (of every component of a vector).
+    choices : tuple of str
+        The names of a choice.
+    size : int
+        Components of a float vector (ISF ``point2D`` = 2, ``color`` = 4); 1 otherwise.
+    unit : str
+        ``ms``, ``s``, ``dB``, ``beats``, ... (empty for none).
+    description : str
+        One line for the address tree, written for the person at the desk.
+    wired : bool
+        False for a parameter registered ahead of the code that acts on it: it is stored and
+        echoed, and the address tree says "planned".
+    """
+
+    address: str
+    kind: ParamType
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    size: int = 1
+    unit: str = ""
+    description: str = ""
+    wired: bool = True
+
+    @property
+    def normalisable(self) -> bool:
+        """True when the parameter answers at ``ADDRESS/norm`` (finite numeric range)."""
+        return (self.kind in (ParamType.FLOAT, ParamType.INT) and self.minimum is not None
+                and self.maximum is not None and self.maximum > self.minimum)
+
+    @property
+    def type_tags(self) -> str:
+        """OSC type tags of the value feedback carries.
+
+        Bools go as int 0/1, which every desk and tablet reads; a trigger has none.
+        """
+        return {ParamType.FLOAT: "f" * self.size, ParamType.INT: "i", ParamType.BOOL: "i",
+                ParamType.CHOICE: "s", ParamType.STRING: "s", ParamType.TRIGGER: ""}[self.kind]
+
+    def range_text(self) -> str:
+        """The allowed values, for the address tree."""
+        if self.kind == ParamType.CHOICE:
+            return " \\| ".join(self.choices)
+        if self.kind == ParamType.BOOL:
+            return "0/1"
+        if self.kind == ParamType.STRING:
+            return f"≤ {MAX_STRING_CHARS} chars"
+        if self.kind == ParamType.TRIGGER:
+            return "—"
+        return f"{_num(self.minimum)} .. {_num(self.maximum)}"
+
+    def type_text(self) -> str:
+        """``float``, ``float×2``, ``int``..., for the address tree."""
+        return f"{self.kind.value}×{self.size}" if self.size > 1 else self.kind.value
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetResult:
+    """What became of one write.
+
+    Attributes
+    ----------
+    ok : bool
+        The value was valid (it may still be unchanged).
+    address : str
+        The parameter's own address (without ``/norm``).
+    value : Any
+        The stored value after the write (the old one when refused).
+    changed : bool
+        The value changed (or a trigger fired): listeners were told.
+    reason : str
+        Empty when ok, else one of :data:`REASONS`.
+    message : str
+        Empty when ok, else one line naming the address and the offending value.
+    """
+
+    ok: bool
+    address: str
+    value: Any = None
+    changed: bool = False
+    reason: str = ""
+    message: str = ""
+
+
+Listener = Callable[[str, Any, str], None]
+
+
+class ParamSnapshot:
+    """Lock-free numeric view of every parameter: a seqlock over a float64 array.
+
+    Layout of the buffer (little-endian, 8-byte aligned), so it can live in shared memory:
+    ``uint64 sequence`` (odd while a write is in progress; ``sequence // 2`` counts writes),
+    ``uint64 layout_version`` (moves when parameters are added or removed), ``uint64 n_slots``,
+    ``uint64 reserved``, then ``float64 values[capacity]``.
+
+    Slot contents by type: float/int/bool → the value (bool as 0/1); vector → one slot per
+    component; choice → the 0-based index; string → how many times it changed; trigger → how
+    many times it fired (an event = the counter moved). :meth:`ParameterStore.layout` maps
+    addresses to slots.
+
+    Parameters
+    ----------
+    capacity : int
+        Number of float64 slots.
+    buffer : writable buffer, optional
+        At least :meth:`nbytes` bytes (e.g. an ``mmap`` of a shared-memory file); a private
+        array is allocated when omitted. A reader in another process attaches to the same bytes
+        with ``ParamSnapshot(capacity, buffer)`` and only calls :meth:`read`/:meth:`value`.
+    """
+
+    HEADER_WORDS = 4
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, buffer: Any = None) -> None:
+        self.capacity = int(capacity)
+        if buffer is None:
+            buffer = bytearray(self.nbytes(self.capacity))
+        self._header = np.frombuffer(buffer, dtype="<u8", count=self.HEADER_WORDS)
+        self.values = np.frombuffer(buffer, dtype="<f8", count=self.capacity,
+                                    offset=8 * self.HEADER_WORDS)
+
+    @staticmethod
+    def nbytes(capacity: int) -> int:
+        """Bytes a buffer needs for ``capacity`` slots."""
+        return 8 * (ParamSnapshot.HEADER_WORDS + int(capacity))
+
+    @property
+    def sequence(self) -> int:
+        """The write counter (odd while a write is in progress)."""
+        return int(self._header[0])
+
+    @property
+    def version(self) -> int:
+        """Completed writes so far; a reader that sees it move knows something changed."""
+        return int(self._header[0]) // 2
+
+    @property
+    def layout_version(self) -> int:
+        """Moves whenever parameters are registered or removed."""
+        return int(self._header[1])
+
+    def value(self, slot: int) -> float:
+        """One slot, without a lock (an aligned 8-byte load is never torn on x86-64)."""
+        return float(self.values[slot])
+
+    def read(self, out: np.ndarray, max_tries: int = 1000) -> int:
+        """Copy the first ``len(out)`` slots into ``out`` consistently; return the version.
+
+        Parameters
+        ----------
+        out : np.ndarray, shape (n,), float64
+        max_tries : int
+            Retries while a write is in progress (writes take microseconds).
+
+        Returns
+        -------
+        int
+            The version the copy belongs to, or -1 when every try overlapped a write.
+        """
+        n = len(out)
+        for _ in range(max_tries):
+            s0 = int(self._header[0])
+            if s0 & 1:
+                continue
+            out[:] = self.values[:n]
+            if int(self._header[0]) == s0:
+                return s0 // 2
+        return -1
+
+    # -- writer side (the store, under its lock) -----------------------------------------------
+    def _write(self, slot: int, values: Sequence[float]) -> None:
+        self._header[0] += 1
+        self.values[slot : slot + len(values)] = values
+        self._header[0] += 1
+
+    def _set_layout(self, layout_version: int, n_slots: int) -> None:
+        self._header[1] = layout_version
+        self._header[2] = n_slots
+
+
+class ParameterStore:
+    """The one authority for every controllable value; thread-safe.
+
+    Parameters
+    ----------
+    capacity : int
+        Slots of the numeric snapshot.
+    snapshot_buffer : writable buffer, optional
+        Where the snapshot lives (shared memory); private memory when omitted.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, snapshot_buffer: Any = None) -> None:
+        self._lock = threading.RLock()
+        self._specs: dict[str, ParamSpec] = {}
+        self._values: dict[str, Any] = {}
+        self._slots: dict[str, int] = {}
+        self._free: list[tuple[int, int]] = []  # (slot, size) of removed parameters
+        self._next_slot = 0
+        self._layout_version = 0
+        self._listeners: list[Listener] = []
+        self.snapshot = ParamSnapshot(capacity, snapshot_buffer)
+        self._rl = RateLimitedLogger(log)
+        self.listener_errors = 0
+
+    # -- registration ----------------------------------------------------------------------------
+    def register(self, spec: ParamSpec) -> ParamSpec:
+        """Add a parameter at its default value.
+
+        Registering an address again with an identical spec is a no-op, so two features may
+        declare a shared parameter.
+
+        Raises
+        ------
+        ParameterError
+            For a malformed address, a default out of range, or an address already registered
+            with a different spec.
+        """
+        _check_spec(spec)
+        with self._lock:
+            old = self._specs.get(spec.address)
+            if old is not None:
+                if old == spec:
+                    return old
+                raise ParameterError(f"{spec.address} is already registered as {old}",
+                                     "registration")
+            prefix = spec.address + "/"
+            clash = next((a for a in self._specs if a.startswith(prefix)
+                          or spec.address.startswith(a + "/")), None)
+            if clash is not None:
+                raise ParameterError(f"{spec.address}: a parameter cannot sit above or below "
+                                     f"another ({clash})", "registration")
+            slot = self._allocate(spec.size)
+            self._specs[spec.address] = spec
+            self._slots[spec.address] = slot
+            value = spec.default if spec.kind != ParamType.TRIGGER else 0
+            if spec.kind == ParamType.FLOAT and spec.size > 1:
+                value = tuple(float(v) for v in value)
+            self._values[spec.address] = value
+            self._layout_version += 1
+            self.snapshot._set_layout(self._layout_version, self._next_slot)
+            numeric = (0.0,) if spec.kind == ParamType.STRING else self._numeric(spec, value, None)
+            self.snapshot._write(slot, numeric)
+            return spec
+
+    def register_many(self, specs: Sequence[ParamSpec]) -> None:
+        """Register several parameters (see :meth:`register`)."""
+        for spec in specs:
+            self.register(spec)
+
+    def unregister(self, prefix: str) -> int:
+        """Remove every parameter at or below ``prefix`` (a scene that was unloaded).
+
+        Returns
+        -------
+        int
+            How many were removed.
+        """
+        with self._lock:
+            gone = [a for a in self._specs if a == prefix or a.startswith(prefix.rstrip("/") + "/")]
+            for address in gone:
+                spec = self._specs.pop(address)
+                self._values.pop(address)
+                self._free.append((self._slots.pop(address), spec.size))
+            if gone:
+                self._layout_version += 1
+                self.snapshot._set_layout(self._layout_version, self._next_slot)
+            return len(gone)
+
+    def _allocate(self, size: int) -> int:
+        for i, (slot, free_size) in enumerate(self._free):
+            if free_size == size:
+                del self._free[i]
+                return slot
+        if self._next_slot + size > self.snapshot.capacity:
+            raise ParameterError(f"the parameter snapshot is full ({self.snapshot.capacity} "
+                                 "slots)", "registration")
+        slot = self._next_slot
+        self._next_slot += size
+        return slot
+
+    # -- reading ---------------------------------------------------------------------------------
+    def __contains__(self, address: str) -> bool:
+        return address in self._specs
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def specs(self) -> list[ParamSpec]:
+        """Every parameter, sorted by address."""
+        with self._lock:
+            return [self._specs[a] for a in sorted(self._specs)]
+
+    def spec(self, address: str) -> ParamSpec | None:
+        """The spec at ``address`` (without ``/norm``), or None."""
+        return self._specs.get(address)
+
+    def resolve(self, address: str) -> tuple[ParamSpec, bool] | None:
+        """``(spec, normalised)`` for an address or its ``/norm`` alias; None when unknown."""
+        spec = self._specs.get(address)
+        if spec is not None:
+            return spec, False
+        if address.endswith(NORM_SUFFIX):
+            spec = self._specs.get(address[: -len(NORM_SUFFIX)])
+            if spec is not None and spec.normalisable:
+                return spec, True
+        return None
+
+    def addresses(self, with_norm: bool = False) -> list[str]:
+        """Every address, sorted; with ``with_norm`` the ``/norm`` aliases too."""
+        with self._lock:
+            out = list(self._specs)
+            if with_norm:
+                out += [a + NORM_SUFFIX for a, s in self._specs.items() if s.normalisable]
+        return sorted(out)
+
+    def get(self, address: str) -> Any:
+        """The current value (a trigger's fire count).
+
+        Raises
+        ------
+        ParameterError
+            When the address is unknown.
+        """
+        with self._lock:
+            try:
+                return self._values[address]
+            except KeyError:
+                raise ParameterError(f"{address}: no such parameter",
+                                     "unknown_address") from None
+
+    def get_normalised(self, address: str) -> float | tuple[float, ...]:
+        """The value of a normalisable parameter mapped onto 0..1 (a tuple for a vector)."""
+        spec = self._specs[address]
+        lo, hi = float(spec.minimum), float(spec.maximum)
+        value = self.get(address)
+        if spec.size > 1:
+            return tuple((float(v) - lo) / (hi - lo) for v in value)
+        return (float(value) - lo) / (hi - lo)
+
+    def slot(self, address: str) -> int:
+        """The snapshot slot of a parameter (its first component)."""
+        return self._slots[address]
+
+    def layout(self) -> list[dict[str, Any]]:
+        """Address → slot map and types, for a reader of the snapshot in another process."""
+        with self._lock:
+            return [{"address": s.address, "slot": self._slots[s.address], "size": s.size,
+                     "type": s.kind.value, "min": s.minimum, "max": s.maximum,
+                     "choices": list(s.choices)} for s in self.specs()]
+
+    def layout_json(self) -> str:
+        """:meth:`layout` as JSON, with the layout version."""
+        with self._lock:
+            return json.dumps({"layout_version": self._layout_version,
+                               "parameters": self.layout()})
+
+    # -- writing ---------------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(address, value, source)`` after every accepted change.
+
+        Listeners run on the writer's thread, in order, while the store's lock is held (so
+        every listener sees changes in the order they were made): they must be quick and must
+        not block. An exception in one is logged (rate-limited) and does not stop the write.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling ``listener``."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def validate(self, address: str, value: Any) -> SetResult:
+        """Check and coerce ``value`` for ``address`` (or its ``/norm`` alias) without storing.
+
+        Returns
+        -------
+        SetResult
+            ``ok`` with the coerced value in ``value`` (None for a trigger's release), or the
+            reason it was refused.
+        """
+        found = self.resolve(address)
+        if found is None:
+            return SetResult(False, address, reason="unknown_address",
+                             message=f"{_short(address)}: no such parameter")
+        spec, normalised = found
+        try:
+            return SetResult(True, spec.address, coerce(spec, value, normalised))
+        except ParameterError as exc:
+            return SetResult(False, spec.address, reason=exc.reason, message=str(exc))
+
+    def set(self, address: str, value: Any = None, source: str = "") -> SetResult:
+        """Validate, coerce and store ``value``; tell the listeners when it changed.
+
+        Parameters
+        ----------
+        address : str
+            The parameter's address or its ``/norm`` alias.
+        value : Any
+            See the module docstring for what each type accepts; for a trigger, None fires.
+        source : str
+            Who asked (``osc:HOST:PORT``, ``midi``, ``preset``, ``autopilot``); passed to the
+            listeners so feedback can tell where a change came from.
+
+        Returns
+        -------
+        SetResult
+            Never raises on bad input.
+        """
+        result = self.validate(address, value)
+        if not result.ok:
+            with self._lock:
+                current = self._values.get(result.address)
+            return SetResult(False, result.address, current, False, result.reason,
+                             result.message)
+        return self.apply(result.address, result.value, source)
+
+    def apply(self, address: str, value: Any, source: str = "") -> SetResult:
+        """Store a value already coerced by :meth:`validate` (the OSC server's batch path).
+
+        A trigger fires unless ``value`` is None (a release).
+        """
+        with self._lock:
+            spec = self._specs.get(address)
+            if spec is None:  # removed since it was validated
+                return SetResult(False, address, reason="unknown_address",
+                                 message=f"{_short(address)}: no such parameter")
+            old = self._values[address]
+            if spec.kind == ParamType.TRIGGER:
+                if value is None:
+                    return SetResult(True, address, old, False)
+                value = old + 1
+            elif value == old and type(value) is type(old):
+                return SetResult(True, address, old, False)
+            self._values[address] = value
+            self.snapshot._write(self._slots[address], self._numeric(spec, value, old))
+            for listener in self._listeners:
+                try:
+                    listener(address, value, source)
+                except Exception:  # one broken listener must not stop the others
+                    self.listener_errors += 1
+                    self._rl.warning(f"listener{id(listener)}", "a parameter listener failed on "
+                                     "%s", address, exc_info=True)
+            return SetResult(True, address, value, True)
+
+    def reset(self, source: str = "reset") -> None:
+        """Put every parameter back to its default (triggers keep their counts)."""
+        for spec in self.specs():
+            if spec.kind != ParamType.TRIGGER:
+                self.set(spec.address, spec.default, source)
+
+    def _numeric(self, spec: ParamSpec, value: Any, old: Any) -> tuple[float, ...]:
+        if spec.kind == ParamType.FLOAT:
+            return tuple(value) if spec.size > 1 else (float(value),)
+        if spec.kind in (ParamType.INT, ParamType.BOOL, ParamType.TRIGGER):
+            return (float(value),)
+        if spec.kind == ParamType.CHOICE:
+            return (float(spec.choices.index(value)),)
+        # a string: its slot counts changes
+        slot = self._slots[spec.address]
+        return (self.snapshot.values[slot] + (1.0 if value != old else 0.0),)
+
+    # -- documentation ---------------------------------------------------------------------------
+    def tree_rows(self) -> list[tuple[str, str, str, str, str, str]]:
+        """``(address, type, range, unit, default, description)`` for every parameter."""
+        rows = []
+        for s in self.specs():
+            desc = s.description if s.wired else f"(planned) {s.description}"
+            if s.normalisable:
+                desc += "; also `/norm` 0..1"
+            rows.append((s.address, s.type_text(), s.range_text(), s.unit, _default_text(s),
+                         desc))
+        return rows
+
+    def tree_text(self) -> str:
+        """The address tree as aligned text (``liveai osc tree``)."""
+        rows = [("address", "type", "range", "unit", "default", "description"),
+                *self.tree_rows()]
+        rows = [tuple(c.replace(" \\| ", " | ").replace("`", "") for c in r) for r in rows]
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True))
+                         + "  " + r[5] for r in rows)
+
+    def tree_markdown(self) -> str:
+        """The README's OSC address tree (a test keeps the README in step)."""
+        lines = ["| address | type | range | unit | default | description |",
+                 "|---|---|---|---|---|---|"]
+        lines += [f"| `{a}` | {t} | {r} | {u} | {d} | {desc} |"
+                  for a, t, r, u, d, desc in self.tree_rows()]
+        return "\n".join(lines)
+
+
+def _default_text(spec: ParamSpec) -> str:
+    d = spec.default
+    if spec.kind == ParamType.TRIGGER:
+        return "—"
+    if isinstance(d, bool):
+        return "1" if d else "0"
+    if isinstance(d, str):
+        return f'"{d}"'
+    if isinstance(d, tuple):
+        return ", ".join(_num(v) for v in d)
+    return _num(d)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr`` cut to ``limit`` characters (a fuzzer's 60 kB string stays out of the log)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_spec(spec: ParamSpec) -> None:
+    where = spec.address
+
+    def bad(msg: str) -> ParameterError:
+        return ParameterError(f"{where}: {msg}", "registration")
+
+    if not isinstance(spec.kind, ParamType):
+        raise bad(f"kind {spec.kind!r} is not a ParamType")
+    if not where.startswith(ROOT + "/") or where.endswith(NORM_SUFFIX):
+        raise bad(f"addresses start with {ROOT}/ and never end in {NORM_SUFFIX}")
+    if not all(_SEGMENT.fullmatch(s) for s in where[1:].split("/")):
+        raise bad("address segments are letters, digits, '_', '.' or '-'")
+    if spec.size != 1 and not (spec.kind == ParamType.FLOAT and 1 <= spec.size <= 16):
+        raise bad("only float parameters have a size, 1 to 16")
+    if spec.kind in (ParamType.FLOAT, ParamType.INT):
+        lo, hi = spec.minimum, spec.maximum
+        if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+            raise bad(f"needs a finite range, minimum <= maximum (got {lo}, {hi})")
+    if spec.kind == ParamType.CHOICE and (not spec.choices
+                                          or len(set(spec.choices)) != len(spec.choices)):
+        raise bad("a choice needs distinct names")
+    if spec.kind == ParamType.TRIGGER:
+        if spec.default is not None:
+            raise bad("a trigger has no default")
+        return
+    try:
+        ok = coerce(spec, spec.default) == spec.default
+    except ParameterError as exc:
+        raise bad(f"default {spec.default!r} is invalid: {exc}") from None
+    if not ok:
+        raise bad(f"default {spec.default!r} is not of type {spec.kind.value}")
+
+
+def _float(spec: ParamSpec, value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ParameterError(f"{spec.address}: {_short(value)} is not a number",
+                                 "bad_type") from None
+    if not isinstance(value, int | float):  # bool is an int
+        raise ParameterError(f"{spec.address}: {_short(value)} is not a number", "bad_type")
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ParameterError(f"{spec.address}: {_short(value)} is out of range "
+                             f"({spec.range_text()})", "out_of_range") from None
+    if not math.isfinite(x):
+        raise ParameterError(f"{spec.address}: {x} is not a finite number", "not_finite")
+    return x
+
+
+def _in_range(spec: ParamSpec, x: float, original: Any) -> None:
+    if not spec.minimum <= x <= spec.maximum:
+        raise ParameterError(f"{spec.address}: {_short(original)} is out of range "
+                             f"({spec.range_text()})", "out_of_range")
+
+
+def coerce(spec: ParamSpec, value: Any, normalised: bool = False) -> Any:
+    """Check ``value`` against ``spec`` and return it in the parameter's own type.
+
+    Parameters
+    ----------
+    spec : ParamSpec
+    value : Any
+        What arrived (see the module docstring); a 1-element list or tuple counts as its element
+        for a scalar parameter.
+    normalised : bool
+        ``value`` is 0..1 on the ``/norm`` alias.
+
+    Raises
+    ------
+    ParameterError
+        With ``reason`` one of :data:`REASONS`.
+    """
+    kind = spec.kind
+    if isinstance(value, list | tuple) and (kind != ParamType.FLOAT or spec.size == 1):
+        if len(value) == 1:
+            value = value[0]
+        elif len(value) == 0 and kind == ParamType.TRIGGER:
+            value = None
+        else:
+            raise ParameterError(f"{spec.address}: expected one value, got {len(value)}",
+                                 "bad_type")
+    if kind == ParamType.TRIGGER:
+        if value is None or value is True:
+            return True
+        if value is False:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ParameterError(f"{spec.address}: {value} is not finite", "not_finite")
+            return True if value != 0 else None
+        raise ParameterError(f"{spec.address}: a trigger takes no value, 1 or 0, not "
+                             f"{_short(value)}", "bad_type")
+    if value is None:
+        raise ParameterError(f"{spec.address}: a value is needed", "bad_type")
+    if kind == ParamType.FLOAT:
+        if spec.size > 1:
+            if not isinstance(value, list | tuple) or len(value) != spec.size:
+                raise ParameterError(f"{spec.address}: expected {spec.size} numbers, got "
+                                     f"{_short(value)}", "bad_type")
+            return tuple(_scalar_float(spec, v, normalised) for v in value)
+        return _scalar_float(spec, value, normalised)
+    if kind == ParamType.INT:
+        x = _float(spec, value)
+        if normalised:
+            _check_unit(spec, x)
+            x = spec.minimum + x * (spec.maximum - spec.minimum)
+        _in_range(spec, x, value)
+        return round(x)
+    if kind == ParamType.BOOL:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise ParameterError(f"{spec.address}: {_short(value)} is not true/false", "bad_type")
+        x = _float(spec, value)
+        if x not in (0.0, 1.0):
+            raise ParameterError(f"{spec.address}: {_short(value)} is not 0 or 1",
+                                 "out_of_range")
+        return x == 1.0
+    if kind == ParamType.CHOICE:
+        if isinstance(value, str) and value in spec.choices:
+            return value
+        if isinstance(value, str):
+            folded = {c.casefold(): c for c in spec.choices}
+            if value.strip().casefold() in folded:
+                return folded[value.strip().casefold()]
+            try:
+                float(value)
+            except ValueError:
+                raise ParameterError(f"{spec.address}: {_short(value)} is not one of "
+                                     + ", ".join(spec.choices), "bad_value") from None
+        x = _float(spec, value)
+        i = round(x)
+        if i != x or not 0 <= i < len(spec.choices):
+            raise ParameterError(f"{spec.address}: {_short(value)} is not an index 0.."
+                                 f"{len(spec.choices) - 1}", "out_of_range")
+        return spec.choices[i]
+    # ParamType.STRING
+    if not isinstance(value, str):
+        raise ParameterError(f"{spec.address}: {_short(value)} is not text", "bad_type")
+    if len(value) > MAX_STRING_CHARS:
+        raise ParameterError(f"{spec.address}: text longer than {MAX_STRING_CHARS} characters",
+                             "out_of_range")
+    if not value.isprintable():
+        raise ParameterError(f"{spec.address}: {_short(value)} holds control characters",
+                             "bad_value")
+    return value
+
+
+def _check_unit(spec: ParamSpec, x: float) -> None:
+    if not 0.0 <= x <= 1.0:
+        raise ParameterError(f"{spec.address}/norm: {x:g} is outside 0..1", "out_of_range")
+
+
+def _scalar_float(spec: ParamSpec, value: Any, normalised: bool) -> float:
+    x = _float(spec, value)
+    if normalised:
+        _check_unit(spec, x)
+        x = spec.minimum + x * (spec.maximum - spec.minimum)
+        return min(max(x, spec.minimum), spec.maximum)  # rounding must not leave the range
+    _in_range(spec, x, value)
+    return x
+
+
+# -- the engine's own parameters ---------------------------------------------------------------
+def _p(address: str, kind: ParamType, default: Any = None, lo: float | None = None,
+       hi: float | None = None, unit: str = "", doc: str = "", choices: tuple[str, ...] = (),
+       wired: bool = False) -> ParamSpec:
+    return ParamSpec(ROOT + address, kind, default, lo, hi, choices, 1, unit, doc, wired)
+
+
+_F, _I, _B, _C, _S, _T = (ParamType.FLOAT, ParamType.INT, ParamType.BOOL, ParamType.CHOICE,
+                          ParamType.STRING, ParamType.TRIGGER)
+
+#: Show-wide parameters every engine has. Features add their own (every ISF INPUT of a loaded
+#: scene, the mixer's bands) with :meth:`ParameterStore.register`.
+ENGINE_PARAMETERS: tuple[ParamSpec, ...] = (
+    _p("/master/intensity", _F, 1.0, 0.0, 1.0, "", "overall brightness of the visuals"),
+    _p("/master/blackout", _B, False, doc="projector output black (the show keeps running)"),
+    _p("/master/freeze", _B, False, doc="hold the current picture"),
+    _p("/visual/latency_ms", _F, 40.0, 0.0, 1000.0, "ms",
+       "projector + display delay: predicted beats fire this much early"),
+    _p("/tempo/tap", _T, doc="tap the tempo (several taps set it)"),
+    _p("/tempo/resync", _T, doc="the next beat is the first of a bar"),
+    _p("/tempo/nudge/forward", _T, doc="move the beat grid later by tempo/nudge_ms"),
+    _p("/tempo/nudge/back", _T, doc="move the beat grid earlier by tempo/nudge_ms"),
+    _p("/tempo/nudge_ms", _F, 10.0, 1.0, 100.0, "ms", "size of one nudge"),
+    _p("/scene/name", _S, "", doc="scene to show, by name (empty: the preset's first)"),
+    _p("/scene/index", _I, 0, 0, 255, "", "scene to show, by position in the preset (0-based)"),
+    _p("/scene/next", _T, doc="go to the next scene"),
+    _p("/scene/previous", _T, doc="go to the previous scene"),
+    _p("/transition/duration", _F, 4.0, 0.0, 600.0, "", "crossfade length, in transition/unit"),
+    _p("/transition/unit", _C, "beats", doc="unit of transition/duration",
+       choices=("beats", "seconds")),
+    _p("/transition/quantize", _C, "beat", doc="a change starts on the next beat or bar "
+       "(none: at once)", choices=("none", "beat", "bar")),
+    _p("/autopilot/enabled", _B, True, doc="let the autopilot change scenes"),
+    _p("/autopilot/mode", _C, "no-repeat", doc="order: sequence, random, no-repeat (random, "
+       "never the same twice until all played)", choices=("sequence", "random", "no-repeat")),
+    _p("/autopilot/change_on", _C, "phrase", doc="boundary a change waits for",
+       choices=("beat", "bar", "phrase")),
+    _p("/autopilot/every", _I, 2, 1, 1000, "", "change after this many beats / bars / phrases"),
+    _p("/mixer/bypass", _B, False, doc="PA processing bypassed (the signal passes untouched)"),
+    _p("/mixer/lock", _B, False, doc="freeze the automatic EQ and gain where they are"),
+    _p("/mixer/max_boost_db", _F, 6.0, 0.0, 12.0, "dB",
+       "most any band or the gain may be raised"),
+)
+
+
+def engine_store(capacity: int = DEFAULT_CAPACITY, snapshot_buffer: Any = None) -> ParameterStore:
+    """A store holding :data:`ENGINE_PARAMETERS` at their defaults."""
+    store = ParameterStore(capacity, snapshot_buffer)
+    store.register_many(ENGINE_PARAMETERS)
+    return store
