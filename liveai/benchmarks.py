@@ -419,3 +419,13 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
         warm = _startup_s(cache)
     lines.append(f"start-up (numba kernels): cold cache {cold:.2f} s, warm cache {warm:.2f} s")
     return lines
+
+
+def bench_control(messages: int = 50_000, latency_samples: int = 1000) -> list[str]:
+    """OSC messages per second (checked + feedback) and OSC → parameter latency vs python-osc.
+
+    See :mod:`liveai.control.bench`.
+    """
+    from liveai.control.bench import bench_control as run
+
+    return run(messages=messages, latency_samples=latency_samples)

@@ -131,6 +131,14 @@ def _parser() -> argparse.ArgumentParser:
                     "the repository (repeatable)")
     bn.add_argument("--latency-seconds", type=_positive_seconds, default=10.0,
                     help="length of the real-time latency run (default 10)")
+    bc = bsub.add_parser("control", parents=[common], help="OSC control throughput and latency",
+                         description="OSC messages per second handled with validation and "
+                         "feedback, and the latency from an OSC message to the value in the "
+                         "parameter snapshot (median, p99), next to python-osc's own server.")
+    bc.add_argument("--messages", type=int, default=50_000,
+                    help="datagrams per throughput row (default 50000)")
+    bc.add_argument("--latency-samples", type=int, default=1000,
+                    help="messages timed one by one per latency row (default 1000)")
     return parser
 
 
@@ -294,8 +302,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from liveai.benchmarks import DEFAULT_DATA_DIR, bench_analysis, bench_audio
+    from liveai.benchmarks import DEFAULT_DATA_DIR, bench_analysis, bench_audio, bench_control
 
+    if args.bench == "control":
+        if args.messages < 1 or args.latency_samples < 1:
+            raise LiveAIError("--messages and --latency-samples must be at least 1")
+        for line in bench_control(args.messages, args.latency_samples):
+            print(line)
+        return 0
     if args.bench == "analysis":
         dirs = [Path(d) for d in (args.data or [])]
         for d in dirs:

@@ -465,3 +465,15 @@ def test_fuzz_100k_bad_datagrams_leave_the_server_up_and_every_value_in_range(se
                    "feedback after the fuzz")
     finally:
         peer.close()
+
+
+def test_bench_control_measures_every_row():
+    from liveai.control.bench import bench_control, measure_control
+
+    rows = measure_control(messages=2000, latency_samples=20)
+    assert len(rows) == 3
+    for row in rows:
+        assert row.arrived > 0 and row.rate_per_s > 0, row
+        assert row.latency_ms.size == 20 and np.all(row.latency_ms > 0), row
+    assert "coalesced" in rows[2].notes
+    assert any("msg/s" in line for line in bench_control(messages=200, latency_samples=5))
