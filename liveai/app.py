@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -105,8 +106,9 @@ class ProjectorSupervisor:
     """
 
     def __init__(self, record: SharedRecord, slot: int, config: ProjectorConfig,
-                 headless: bool) -> None:
+                 headless: bool, preset: Path | None = None) -> None:
         self.record = record
+        self.preset = preset
         self.slot = int(slot)
         self.config = config
         self.headless = bool(headless)
@@ -122,6 +124,8 @@ class ProjectorSupervisor:
         c = self.config
         cmd = [sys.executable, "-m", "liveai.visuals.projector", "--record", str(self.record.path),
                "--slot", str(self.slot), "--size", f"{c.width}x{c.height}", "--fps", str(c.fps)]
+        if self.preset is not None:
+            cmd += ["--preset", str(self.preset)]
         if self.headless:
             cmd.append("--headless")
         else:
@@ -277,11 +281,14 @@ class Engine:
     on_frame : callable, optional
         Called on the analysis thread with each published FeatureFrame (``liveai analyze``
         collects its events this way). It must be quick and must not keep the array.
+    preset : Path, optional
+        The preset file; projectors read their scenes, mappings and transitions from it.
     """
 
     def __init__(self, config: ShowConfig, source: Source, *, headless: bool = False,
                  projector: bool = True,
-                 on_frame: Callable[[np.ndarray], None] | None = None) -> None:
+                 on_frame: Callable[[np.ndarray], None] | None = None,
+                 preset: Path | None = None) -> None:
         self.config = config
         self.source = source
         self.headless = headless
@@ -300,7 +307,8 @@ class Engine:
         self.record = SharedRecord.create()
         self.projectors: list[ProjectorSupervisor] = []
         if projector and config.projector.enabled:
-            self.projectors.append(ProjectorSupervisor(self.record, 0, config.projector, headless))
+            self.projectors.append(ProjectorSupervisor(self.record, 0, config.projector, headless,
+                                                       preset))
         self.osc_out: FeatureSender | None = None
         if config.osc_out.targets:
             self.osc_out = FeatureSender(self.record, config.osc_out.targets,

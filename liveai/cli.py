@@ -139,6 +139,42 @@ def _parser() -> argparse.ArgumentParser:
                     help="datagrams per throughput row (default 50000)")
     bc.add_argument("--latency-samples", type=int, default=1000,
                     help="messages timed one by one per latency row (default 1000)")
+
+    sc = sub.add_parser("scenes", parents=[common], help="check and preview scene shaders",
+                        description="Scene shaders: ISF 2.0 (.fs) and Shadertoy (.glsl).")
+    ssub = sc.add_subparsers(dest="scenes", metavar="ACTION")
+    ssub.required = True
+    sck = ssub.add_parser("check", parents=[common], help="compile and test-render files",
+                          description="Compile and test-render ISF (.fs) and Shadertoy (.glsl) "
+                          "files offscreen; print 'OK <path>' or 'FAIL <path>: <reason>' per "
+                          "file and exit 1 if any failed. Folders are searched for .fs/.glsl.")
+    sck.add_argument("paths", nargs="+", metavar="PATH")
+    sck.add_argument("--rules", action="store_true",
+                     help="also list the compatibility rules that fired for each file")
+    sls = ssub.add_parser("list", parents=[common], help="list the scenes a preset plays",
+                          description="List the playlist of a preset (default: every scene in "
+                          "shaders/) with each scene's kind and one-line description.")
+    sls.add_argument("--preset", default="default")
+    sth = ssub.add_parser("thumbs", parents=[common], help="render a thumbnail per scene",
+                          description="Render each scene on a synthetic 120 BPM groove and "
+                          "save a PNG thumbnail per scene.")
+    sth.add_argument("paths", nargs="*", metavar="PATH",
+                     help="scene files or folders (default: shaders/)")
+    sth.add_argument("--out", default="thumbs", help="output folder (default: ./thumbs)")
+    sth.add_argument("--size", default="320x180", help="WxH (default 320x180)")
+
+    rn = sub.add_parser("render", parents=[common], help="render a track to frames or a video",
+                        description="Run the analysis and the visual show over an audio file "
+                        "offline (EGL, no screen needed), frame-exact with the audio: PNG frames "
+                        "into a folder, or a video through ffmpeg when OUT ends in .mp4, .mov, "
+                        ".mkv or .webm.")
+    rn.add_argument("audio", metavar="AUDIO")
+    rn.add_argument("--preset", default="default")
+    rn.add_argument("--out", required=True, help="folder for PNG frames, or a video file name")
+    rn.add_argument("--size", default="1280x720", help="WxH in pixels (default 1280x720)")
+    rn.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
+    rn.add_argument("--seconds", type=_positive_seconds, default=None,
+                    help="render only the first seconds")
     return parser
 
 
@@ -205,7 +241,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         log.warning("No screen found (DISPLAY and WAYLAND_DISPLAY are unset): the projector "
                     "renders offscreen. Run from a desktop session to see the window.")
         headless = True
-    engine = Engine(config, source, headless=headless, projector=projector)
+    engine = Engine(config, source, headless=headless, projector=projector, preset=path)
     try:
         summary = engine.run(seconds=args.seconds)
     finally:
@@ -331,6 +367,55 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size {text}: give the size as WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise ConfigError(f"--size {text}: width and height must be 16 to 8192 pixels")
+    return w, h
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from liveai.render import progress_bar, render_track
+
+    config, path = load_show(args.preset)
+    if args.fps <= 0 or args.fps > 240:
+        raise ConfigError(f"--fps {args.fps}: give 1 to 240 frames per second")
+    result = render_track(Path(args.audio), config, args.out, _size(args.size), args.fps,
+                          base_dir=path.parent, seconds=args.seconds,
+                          progress=progress_bar("rendering"))
+    print(f"rendered {result['frames']} frames ({result['seconds']:.1f} s of audio) to "
+          f"{result['out']} in {result['wall_s']:.1f} s")
+    return 0
+
+
+def _cmd_scenes(args: argparse.Namespace) -> int:
+    if args.scenes == "list":
+        return _scenes_list(args)
+    if args.scenes == "thumbs":
+        return _scenes_thumbs(args)
+    from liveai.visuals.check import check_files, expand_paths
+
+    paths = expand_paths(args.paths)
+    if not paths:
+        raise LiveAIError("no .fs or .glsl files found in " + " ".join(args.paths))
+    failed = 0
+    for result in check_files(paths):
+        print(result.line())
+        failed += not result.ok
+        if args.rules and result.ok:
+            notes = [result.kind, "moves" if result.moves else "still",
+                     "reacts to audio" if result.reacts else "ignores audio"]
+            print("    " + ", ".join(notes))
+            for rule in result.rules:
+                print(f"    rule: {rule}")
+    log.info("%d of %d scene files passed", len(paths) - failed, len(paths))
+    return 1 if failed else 0
+
 def _cmd_osc(args: argparse.Namespace) -> int:
     from liveai.params import engine_store
 
@@ -339,13 +424,54 @@ def _cmd_osc(args: argparse.Namespace) -> int:
     return 0
 
 
+
+def _scenes_list(args: argparse.Namespace) -> int:
+    from liveai.visuals.isf import ShaderError
+    from liveai.visuals.scene import load_document
+    from liveai.visuals.show import all_scene_files, resolve_scene, scene_search_dirs
+
+    config, path = load_show(args.preset)
+    dirs = scene_search_dirs(config.visuals, path.parent)
+    files = ([str(resolve_scene(s.file, dirs)) for s in config.visuals.scenes]
+             if config.visuals.scenes else [str(p) for p in all_scene_files(dirs)])
+    for f in files:
+        try:
+            doc = load_document(f)
+        except ShaderError as exc:
+            print(f"{f}: {exc.reason}")
+            continue
+        kind = getattr(doc, "kind", "shadertoy")
+        print(f"{f}  [{kind}]  {doc.description}")
+    return 0
+
+
+def _scenes_thumbs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from liveai.visuals.check import expand_paths, render_thumbnails
+    from liveai.visuals.show import PACKAGED_SHADERS_DIR
+
+    paths = expand_paths(args.paths or [str(PACKAGED_SHADERS_DIR)])
+    if not paths:
+        raise LiveAIError("no .fs or .glsl files to render")
+    failed = 0
+    for src, result in render_thumbnails(paths, Path(args.out), _size(args.size)):
+        if isinstance(result, Path):
+            print(f"OK {src} -> {result}")
+        else:
+            print(f"FAIL {src}: {result}")
+            failed += 1
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``liveai`` command; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
     liveai_log.configure(args.verbose)
     handlers = {"run": _cmd_run, "devices": _cmd_devices, "analyze": _cmd_analyze,
-                "bench": _cmd_bench, "osc": _cmd_osc}
+                "bench": _cmd_bench, "osc": _cmd_osc, "scenes": _cmd_scenes,
+                "render": _cmd_render}
     try:
         return handlers[args.command](args)
     except LiveAIError as exc:

@@ -120,3 +120,13 @@ def test_corpus_headers_all_parse():
     assert kinds["Solid Color.fs"] == "generator"
     life = isf.load_isf(CORPUS / "Life.fs")
     assert life.vertex_source is not None
+
+
+def test_readme_uniform_table_is_in_step():
+    from liveai.visuals.uniforms import readme_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("<!-- uniforms:begin -->")[1].split("<!-- uniforms:end -->")[0]
+    assert block.strip() == readme_table().strip(), (
+        "README uniform table is stale: regenerate it with\n"
+        "  .venv/bin/python -c 'from liveai.visuals.uniforms import readme_table as t; print(t())'")

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import moderngl
 import numpy as np
 
+from liveai.config import SceneConfig
 from liveai.frame import N_BANDS, SPECTRUM_BINS, WAVEFORM_SAMPLES, new_frame
 from liveai.visuals.isf import ShaderError
-from liveai.visuals.scene import RenderClock, Resources, Scene, load_document, read_rgb
+from liveai.visuals.scene import RenderClock, Resources, Scene, read_rgb
+from liveai.visuals.show import Layer
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +112,13 @@ class CheckResult:
         return f"OK {self.path}"
 
 
-def render_sequence(scene: Scene, resources: Resources, frames: list[np.ndarray],
+def render_sequence(scene: Scene | Any, resources: Resources, frames: list[np.ndarray],
                     size: tuple[int, int], fps: float = CHECK_FPS, start_index: int = 0
                     ) -> list[np.ndarray]:
-    """Draw ``frames`` (one FeatureFrame per rendered frame); return the pictures (h, w, 3)."""
+    """Draw ``frames`` (one FeatureFrame per rendered frame); return the pictures (h, w, 3).
+
+    ``scene`` is a :class:`Scene` or a :class:`liveai.visuals.show.Layer` (with its mappings).
+    """
     out = []
     for i, fr in enumerate(frames):
         n = start_index + i
@@ -124,43 +131,53 @@ def render_sequence(scene: Scene, resources: Resources, frames: list[np.ndarray]
 
 
 def check_file(ctx: moderngl.Context, resources: Resources, path: str,
-               size: tuple[int, int] = (192, 108)) -> CheckResult:
-    """Compile and test-render one scene file."""
+               size: tuple[int, int] = (192, 108), automap: bool = True) -> CheckResult:
+    """Compile and test-render one scene file, as the live show would play it.
+
+    With ``automap`` (the show's default) a scene that reads no audio gets its automatic
+    mappings, listed among the rules.
+    """
     try:
-        doc = load_document(path)
-        scene = Scene(resources, doc)
+        layer = Layer(resources, Path(path), SceneConfig(), automap)
     except ShaderError as exc:
         return CheckResult(path, False, exc.reason if exc.line is None
                            else f"line {exc.line}: {exc.reason}")
+    scene = layer.scene
+    doc = scene.doc
+    rules = list(scene.rules)
+    if layer.mapping is not None:
+        rules += [f"automap: {m.source} -> {m.target}" for m in layer.mapping.mappings]
     try:
         # The same clock twice, from a clean start: once in silence, once with music, so any
         # difference between the two is the music's doing.
         resources.audio.reset()
-        silent = render_sequence(scene, resources,
+        silent = render_sequence(layer, resources,
                                  [synthetic_frame(i, False) for i in range(CHECK_FRAMES)], size)
-        scene.reset()
+        layer.release()
+        layer = Layer(resources, Path(path), SceneConfig(), automap)
         resources.audio.reset()
-        music = render_sequence(scene, resources,
+        music = render_sequence(layer, resources,
                                 [synthetic_frame(i, True) for i in range(CHECK_FRAMES)], size)
         err = ctx.error
         if err != "GL_NO_ERROR":
             return CheckResult(path, False, f"OpenGL error while drawing: {err}",
-                               rules=list(scene.rules))
+                               rules=rules)
         pics = np.stack(silent + music)
         if not np.all(np.isfinite(pics)):
             return CheckResult(path, False, "the picture has NaN/Inf pixels",
-                               rules=list(scene.rules))
+                               rules=rules)
         moves = bool(np.abs(np.diff(np.stack(music), axis=0)).max() > 1.0 / 255.0)
         reacts = bool(max(np.abs(a - b).max() for a, b in zip(silent, music, strict=True))
                       > 2.0 / 255.0)
         kind = "shadertoy" if scene.is_shadertoy else doc.kind
         return CheckResult(path, True, kind=kind, moves=moves, reacts=reacts,
-                           rules=list(scene.rules))
+                           rules=rules)
     finally:
-        scene.release()
+        layer.release()
 
 
-def check_files(paths: list[str], size: tuple[int, int] = (192, 108)) -> list[CheckResult]:
+def check_files(paths: list[str], size: tuple[int, int] = (192, 108), automap: bool = True
+                ) -> list[CheckResult]:
     """Check every file on one offscreen context (EGL), in order.
 
     Raises
@@ -175,7 +192,7 @@ def check_files(paths: list[str], size: tuple[int, int] = (192, 108)) -> list[Ch
                           f"no OpenGL 3.3 context (EGL) on this machine: {exc}") from None
     resources = Resources(ctx)
     try:
-        return [check_file(ctx, resources, p, size) for p in paths]
+        return [check_file(ctx, resources, p, size, automap) for p in paths]
     finally:
         resources.release()
         ctx.release()
@@ -192,3 +209,36 @@ def expand_paths(items: list[str]) -> list[str]:
         else:
             out.append(item)
     return out
+
+
+def render_thumbnails(paths: list[str], out_dir: Path, size: tuple[int, int] = (320, 180)
+                      ) -> Iterator[tuple[str, Path | str]]:
+    """Render one PNG per scene on the synthetic groove (a frame on a beat, after 2 s).
+
+    Yields
+    ------
+    (path, result)
+        The PNG written, or the reason the scene could not be drawn.
+    """
+    from PIL import Image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = moderngl.create_standalone_context(backend="egl", require=330)
+    resources = Resources(ctx)
+    try:
+        for path in paths:
+            try:
+                layer = Layer(resources, Path(path), SceneConfig(), True)
+            except ShaderError as exc:
+                yield path, exc.reason
+                continue
+            resources.audio.reset()
+            pics = render_sequence(layer, resources,
+                                   [synthetic_frame(i, True) for i in range(61)], size)
+            layer.release()
+            png = out_dir / f"{Path(path).stem}.png"
+            Image.fromarray((pics[-1] * 255.0 + 0.5).astype(np.uint8)).save(png)
+            yield path, png
+    finally:
+        resources.release()
+        ctx.release()

@@ -16,8 +16,11 @@ import time
 import moderngl
 
 from liveai import log as liveai_log
+from liveai.config import VisualsConfig, load_show
+from liveai.errors import LiveAIError
 from liveai.frame import SharedRecord, new_frame
-from liveai.visuals.meter import MeterScene
+from liveai.visuals.scene import RenderClock
+from liveai.visuals.show import VisualShow
 
 log = logging.getLogger("liveai.projector")
 
@@ -56,6 +59,31 @@ class _Window:
         glfw.make_context_current(self.win)
         glfw.swap_interval(1 if vsync else 0)
         self.ctx = moderngl.create_context(require=330)
+        self.keys: list[int] = []
+        glfw.set_key_callback(self.win, self._on_key)
+
+    def _on_key(self, _win, key: int, _scancode: int, action: int, _mods: int) -> None:
+        if action == self.glfw.PRESS:
+            self.keys.append(key)
+
+    def take_keys(self) -> list[str]:
+        """Keys pressed since the last call, as names ("o", "right", "space", ...)."""
+        g = self.glfw
+        names = {g.KEY_RIGHT: "right", g.KEY_LEFT: "left", g.KEY_SPACE: "space",
+                 g.KEY_ESCAPE: "escape", g.KEY_TAB: "tab"}
+        out = []
+        for k in self.keys:
+            if k in names:
+                out.append(names[k])
+            elif 32 < k < 127:
+                out.append(chr(k).lower())
+        self.keys.clear()
+        return out
+
+    @property
+    def target(self) -> moderngl.Framebuffer:
+        """The window's framebuffer."""
+        return self.ctx.screen
 
     def _choose_monitor(self, spec: str):
         glfw = self.glfw
@@ -103,6 +131,13 @@ class _Offscreen:
     def should_close(self) -> bool:
         return False
 
+    def take_keys(self) -> list[str]:
+        return []
+
+    @property
+    def target(self) -> moderngl.Framebuffer:
+        return self.fbo
+
     def begin(self) -> None:
         self.fbo.use()
 
@@ -114,8 +149,37 @@ class _Offscreen:
         self.ctx.release()
 
 
+#: Keys in the projector window: what they do (also in the README).
+KEYS = {
+    "right / n": "next scene (the preset's transition)",
+    "left / p": "previous scene",
+    "o / tab": "status overlay on/off",
+    "b": "blackout on/off",
+    "f": "freeze the picture on/off",
+    "r": "reload every scene file now",
+}
+
+
+def _handle_keys(show: VisualShow, keys: list[str]) -> None:
+    for key in keys:
+        if key in ("right", "n"):
+            show.request((show.current + 1) % len(show.layers), "none")
+        elif key in ("left", "p"):
+            show.request((show.current - 1) % len(show.layers), "none")
+        elif key in ("o", "tab"):
+            show.overlay = not show.overlay
+        elif key == "b":
+            show.blackout = not show.blackout
+        elif key == "f":
+            show.freeze = not show.freeze
+        elif key == "r":
+            for layer in show.layers:
+                layer.mtime_ns = -1
+
+
 def run(record_path: str, slot: int, width: int, height: int, fps: float, headless: bool,
-        monitor: str = "", fullscreen: bool = False, vsync: bool = True) -> int:
+        monitor: str = "", fullscreen: bool = False, vsync: bool = True,
+        preset: str | None = None) -> int:
     """Render until told to stop. Returns the process exit code."""
     # The audio engine comes first: on a loaded machine the projector yields the CPU to it.
     try:
@@ -135,8 +199,18 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
     info = surface.ctx.info
     log.info("projector %d: %s, %s, %dx%d", slot, info.get("GL_RENDERER"),
              "offscreen (EGL)" if headless else "window", *surface.size)
-    scene = MeterScene(surface.ctx)
+    visuals = VisualsConfig()
+    base_dir = None
+    if preset:
+        try:
+            config, path = load_show(preset)
+            visuals, base_dir = config.visuals, path.parent
+        except LiveAIError as exc:
+            log.error("projector: %s; using the default scenes", exc)
+    show = VisualShow(surface.ctx, visuals, base_dir)
     frame = new_frame()
+    t_start = time.monotonic()
+    t_prev = None
     period_s = 1.0 / fps
     frames = 0
     fps_avg = 0.0
@@ -152,8 +226,13 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
                 break
             t_frame = time.monotonic()
             record.read(frame)  # on a failed read `frame` keeps the last good one
+            _handle_keys(show, surface.take_keys())
+            clock = RenderClock(time_s=t_frame - t_start,
+                                delta_s=0.0 if t_prev is None else t_frame - t_prev,
+                                frame_index=frames, date=RenderClock.date_now())
+            t_prev = t_frame
             surface.begin()
-            scene.render(frame)
+            show.render(frame, clock, surface.target, surface.size)
             surface.present()
             frames += 1
             now = time.monotonic()
@@ -177,7 +256,7 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
             elif delay < -0.5:
                 t_next = time.monotonic()
     finally:
-        scene.release()
+        show.release()
         surface.close()
         del status
         record.close()
@@ -196,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--monitor", default="")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--no-vsync", dest="vsync", action="store_false")
+    p.add_argument("--preset", default=None, help="preset file with the [visuals] table")
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
     liveai_log.configure(args.verbose)
@@ -205,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("--size must look like 1280x720, not %r", args.size)
         return 2
     return run(args.record, args.slot, width, height, args.fps, args.headless, args.monitor,
-               args.fullscreen, args.vsync)
+               args.fullscreen, args.vsync, args.preset)
 
 
 if __name__ == "__main__":
