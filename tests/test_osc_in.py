@@ -349,6 +349,23 @@ def test_one_sender_is_rate_limited(server):
     assert srv.store.get("/liveai/tempo/tap") == s["datagrams"] - s["drops"]["rate_limited"]
 
 
+def test_bundles_do_not_get_round_the_rate_limit(server):
+    srv = server(rate_limit_per_s=20.0)
+    bundle = OscBundleBuilder(IMMEDIATELY)
+    for _ in range(50):
+        bundle.add_content(_message("/liveai/tempo/tap", 1))
+    peer = Peer(srv.port)
+    try:
+        peer.send(bundle.build().dgram)  # 50 messages: more than a second's worth
+        peer.send(_msg("/liveai/tempo/resync"))
+        wait_until(lambda: srv.stats()["datagrams"] == 2, 10, "both datagrams")
+    finally:
+        peer.close()
+    assert srv.stats()["drops"]["rate_limited"] == 1
+    assert srv.store.get("/liveai/tempo/tap") == 0
+    assert srv.store.get("/liveai/tempo/resync") == 1
+
+
 # -- the fuzz test --------------------------------------------------------------------------------
 def _fuzz_datagrams(rng: np.random.Generator, n: int, store: ParameterStore) -> list[bytes]:
     addresses = store.addresses(with_norm=True)

@@ -122,8 +122,10 @@ class OscDispatcher:
     allow : list of str
         Sender networks accepted (CIDR, e.g. ``192.168.0.0/16``).
     rate_limit_per_s : float
-        Datagrams per second accepted from one sender host, with a burst of one second's worth
-        (0: no limit).
+        Messages per second accepted from one sender host, with a burst of one second's worth
+        (0: no limit). A datagram costs one before it is parsed; a bundle then pays for the
+        rest of its messages, so packing thousands of messages into bundles does not get round
+        the limit.
     """
 
     def __init__(self, store: ParameterStore, allow: list[str],
@@ -160,7 +162,7 @@ class OscDispatcher:
             self._allowed[host] = ok
         return ok
 
-    def _take_token(self, host: str, now: float) -> bool:
+    def _take_token(self, host: str, now: float, n: float = 1.0) -> bool:
         rate = self.rate_limit_per_s
         if rate <= 0:
             return True
@@ -169,12 +171,12 @@ class OscDispatcher:
             if len(self._buckets) >= MAX_HOSTS:
                 self._buckets.clear()
             bucket = self._buckets[host] = [rate, now]
-        # [datagrams] = [datagrams/s] * [s], capped at one second's worth
+        # [messages] = [messages/s] * [s], capped at one second's worth
         bucket[0] = min(rate, bucket[0] + (now - bucket[1]) * rate)
         bucket[1] = now
-        if bucket[0] < 1.0:
+        if bucket[0] < n:
             return False
-        bucket[0] -= 1.0
+        bucket[0] -= n
         return True
 
     def _client(self, addr: tuple[str, int], now: float) -> Client:
@@ -237,7 +239,7 @@ class OscDispatcher:
                 self._drop("not_allowed", addr, "sender not in control.allow")
                 continue
             if not self._take_token(host, now):
-                self._drop("rate_limited", addr, f"over {self.rate_limit_per_s:g} datagrams/s")
+                self._drop("rate_limited", addr, f"over {self.rate_limit_per_s:g} messages/s")
                 continue
             if data.count(_BUNDLE_TAG) > MAX_BUNDLES:
                 self._drop("malformed", addr, f"more than {MAX_BUNDLES} bundles in one packet")
@@ -246,6 +248,10 @@ class OscDispatcher:
                 messages = OscPacket(data).messages
             except Exception as exc:  # python-osc raises more than ParseError on hostile bytes
                 self._drop("malformed", addr, f"{type(exc).__name__}: {str(exc)[:80]}")
+                continue
+            if len(messages) > 1 and not self._take_token(host, now, len(messages) - 1):
+                self._drop("rate_limited", addr, f"a bundle of {len(messages)} messages over "
+                           f"{self.rate_limit_per_s:g} messages/s")
                 continue
             stats["packets"] += 1
             client = self._client(addr, now)
