@@ -27,8 +27,9 @@ DEFAULT_PRESET = "default"
 
 def _opt(default: Any, doc: str, **limits: Any) -> Any:
     """Declare a config field with its documentation and limits (min, max, choices)."""
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"doc": doc, **limits})
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default),
+                     metadata={"doc": doc, **limits})
     return field(default=default, metadata={"doc": doc, **limits})
 
 
@@ -165,6 +166,80 @@ class ControlConfig:
 
 
 @dataclass(frozen=True)
+class MappingConfig:
+    """One feature → scene-input mapping (``[[visuals.scenes.map]]``)."""
+
+    source: str = _opt("bass", "audio feature: level, bass, mid, high, beat, beat_ahead, kick, "
+                       "snare, hat, onset, bar, sin_x1, tri_x05, energy, bands0-7, chroma0-11 ...")
+    target: str = _opt("", 'scene input, optionally with a component: "size", "center.x", '
+                       '"tint.hue"')
+    scale: float = _opt(1.0, "multiplier after the curve, in units of the input's range",
+                        min=-100.0, max=100.0)
+    offset: float = _opt(0.0, "added after scaling, in units of the input's range",
+                         min=-100.0, max=100.0)
+    curve: str = _opt("linear", "shape applied to the feature",
+                      choices=("linear", "exp", "log", "smooth", "step"))
+    attack_ms: float = _opt(0.0, "smoothing while the value rises", min=0.0, max=60000.0)
+    release_ms: float = _opt(0.0, "smoothing while the value falls", min=0.0, max=60000.0)
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """One scene of the show's playlist (``[[visuals.scenes]]``)."""
+
+    file: str = _opt("", "shader: a name in shaders/ (without .fs) or a path to .fs / .glsl")
+    params: dict = _opt({}, "input values, e.g. { speed = 0.5, tint = [1, 0, 0, 1] }")
+    map: list[MappingConfig] = _opt([], "feature → input mappings (replace the automatic ones)")
+
+
+@dataclass(frozen=True)
+class TransitionConfig:
+    """How one scene gives way to the next."""
+
+    kind: str = _opt("crossfade", 'crossfade, cut, or an ISF transition shader (name or path, '
+                     'with startImage / endImage / progress)')
+    duration: float = _opt(4.0, "length, in `unit`", min=0.0, max=600.0)
+    unit: str = _opt("beats", "unit of duration", choices=("beats", "seconds"))
+    quantize: str = _opt("beat", "start on the next beat or bar (none = at once)",
+                         choices=("none", "beat", "bar"))
+
+
+@dataclass(frozen=True)
+class AutopilotConfig:
+    """Changes scenes by itself, in time with the music."""
+
+    enabled: bool = _opt(True, "let the autopilot change scenes")
+    mode: str = _opt("no-repeat", "order: sequence, random, no-repeat (random, never the same "
+                     "twice until all played)", choices=("sequence", "random", "no-repeat"))
+    change_on: str = _opt("phrase", "boundary a change waits for",
+                          choices=("beat", "bar", "phrase"))
+    phrase_bars: int = _opt(16, "bars per phrase", choices=(4, 8, 16, 32))
+    every: int = _opt(2, "change after this many beats / bars / phrases", min=1, max=1000)
+    jitter: float = _opt(0.25, "random spread of `every` (0.25 = ±25 %)", min=0.0, max=0.9)
+    on_drop: bool = _opt(True, "change at once on a detected drop")
+    fallback_s: float = _opt(30.0, "change after this long when no beat is heard", min=1.0,
+                             max=3600.0)
+    seed: int = _opt(0, "random seed (0 = different every show)", min=0, max=2**31 - 1)
+
+
+@dataclass(frozen=True)
+class VisualsConfig:
+    """Scenes, mappings, transitions and the autopilot."""
+
+    scenes: list[SceneConfig] = _opt([], "the playlist (empty = every scene in shaders/)")
+    shader_dirs: list[str] = _opt([], "extra folders searched for scene files")
+    automap: bool = _opt(True, "give scenes that read no audio gentle automatic mappings")
+    visual_latency_ms: float = _opt(
+        40.0, "projector + display delay: predicted beats fire this much early", min=0.0,
+        max=1000.0)
+    hot_reload: bool = _opt(True, "reload a scene when its file changes")
+    overlay: bool = _opt(False, "show the status overlay (fps, scene, bpm, beat) at start")
+    intensity: float = _opt(1.0, "master intensity at start", min=0.0, max=1.0)
+    transition: TransitionConfig = field(default_factory=TransitionConfig)
+    autopilot: AutopilotConfig = field(default_factory=AutopilotConfig)
+
+
+@dataclass(frozen=True)
 class ShowConfig:
     """A whole show, as stored in one preset file."""
 
@@ -175,6 +250,7 @@ class ShowConfig:
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
     osc_out: OscOutConfig = field(default_factory=OscOutConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
+    visuals: VisualsConfig = field(default_factory=VisualsConfig)
 
     def validate(self, where: str) -> None:
         """Check every section's cross-field constraints."""
@@ -263,6 +339,26 @@ def build(cls: type, table: Any, where: str, prefix: str = "") -> Any:
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
             kwargs[key] = build(tp, value, where, f"{prefix}{key}.")
+            continue
+        inner = typing.get_args(tp)
+        if typing.get_origin(tp) is list and inner and dataclasses.is_dataclass(inner[0]):
+            if not isinstance(value, list):
+                raise ConfigError(f"{where}: {prefix}{key} should be a list of tables "
+                                  f"([[{prefix}{key}]])")
+            kwargs[key] = [build(inner[0], v, where, f"{prefix}{key}[{i}].")
+                           for i, v in enumerate(value)]
+            continue
+        if tp is dict:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: {prefix}{key} = {_fmt(value)} should be a table "
+                                  "such as { name = 1.0 }")
+            for k, v in value.items():
+                ok = isinstance(v, (bool, int, float, str)) or (
+                    isinstance(v, list) and all(isinstance(x, (int, float)) for x in v))
+                if not ok or (isinstance(v, float) and not math.isfinite(v)):
+                    raise ConfigError(f"{where}: {prefix}{key}.{k} = {_fmt(v)}: a value must be "
+                                      "a number, true/false, a string or a list of numbers")
+            kwargs[key] = dict(value)
             continue
         if isinstance(tp, types.UnionType):  # pragma: no cover - no optional fields yet
             tp = typing.get_args(tp)[0]
@@ -365,6 +461,11 @@ def describe(cls: type = ShowConfig, prefix: str = "") -> list[tuple[str, str, s
     for f in dataclasses.fields(cls):
         if dataclasses.is_dataclass(hints[f.name]):
             rows.extend(describe(hints[f.name], f"{prefix}{f.name}."))
+            continue
+        inner = typing.get_args(hints[f.name])
+        if inner and dataclasses.is_dataclass(inner[0]):
+            rows.append((prefix + f.name, "[]", "list of tables", f.metadata.get("doc", "")))
+            rows.extend(describe(inner[0], f"{prefix}{f.name}[]."))
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         meta = f.metadata
