@@ -131,6 +131,15 @@ def _parser() -> argparse.ArgumentParser:
                     "the repository (repeatable)")
     bn.add_argument("--latency-seconds", type=_positive_seconds, default=10.0,
                     help="length of the real-time latency run (default 10)")
+    bv = bsub.add_parser("visuals", parents=[common], help="projector Python time per frame",
+                         description="Draw the show offscreen (EGL) with two scenes crossfading "
+                         "and report the Python time per frame and the frame time, next to bare "
+                         "moderngl calls drawing the same programs, and the cost of the frames "
+                         "that start a scene switch.")
+    bv.add_argument("--size", default="1920x1080", help="WxH (default 1920x1080)")
+    bv.add_argument("--frames", type=int, default=240, help="frames per row (default 240)")
+    bv.add_argument("--scene", action="append", default=None, metavar="FILE",
+                    help="scene file to use (repeat; default: the first two of shaders/)")
     bc = bsub.add_parser("control", parents=[common], help="OSC control throughput and latency",
                          description="OSC messages per second handled with validation and "
                          "feedback, and the latency from an OSC message to the value in the "
@@ -340,6 +349,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from liveai.benchmarks import DEFAULT_DATA_DIR, bench_analysis, bench_audio, bench_control
 
+    if args.bench == "visuals":
+        from liveai.visuals.bench import bench_visuals
+
+        if args.frames < 10:
+            raise LiveAIError("--frames must be at least 10")
+        for line in bench_visuals(_size(args.size), args.frames, args.scene):
+            print(line)
+        return 0
     if args.bench == "control":
         if args.messages < 1 or args.latency_samples < 1:
             raise LiveAIError("--messages and --latency-samples must be at least 1")

@@ -439,3 +439,14 @@ def test_new_frame_defaults_render(egl, tmp_path):
         assert ctx.error == "GL_NO_ERROR"
     finally:
         show.release()
+
+
+def test_bench_visuals_prints_liveai_beside_the_reference():
+    r = run_cli("bench", "visuals", "--size", "64x36", "--frames", "12", "--scene",
+                str(ROOT.parent / "shared" / "data" / "isf" / "Noise.fs"), "--scene",
+                str(ROOT.parent / "shared" / "data" / "isf" / "Spiral.fs"), timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = {line.split("  ")[0].strip(): line for line in r.stdout.splitlines()}
+    for key in ("liveai render() thread CPU", "reference thread CPU", "frames starting a switch"):
+        numbers = rows[key][len(key):].split()[:2]
+        assert all(np.isfinite(float(x)) for x in numbers), rows[key]
