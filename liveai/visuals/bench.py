@@ -109,7 +109,7 @@ def bench_visuals(size: tuple[int, int] = (1920, 1080), frames: int = 240,
         show2 = VisualShow(ctx, cfg2, None)
         switch_ms: list[float] = []
         other_ms: list[float] = []
-        period = int(fps)
+        period = max(5, min(int(fps), frames // 4))
         for i in range(frames + 10):
             switching = i % period == 0 and i > 0 and len(show2.layers) > 1
             if switching:
