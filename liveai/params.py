@@ -37,11 +37,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+import mmap
+import os
 import re
+import secrets
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -258,6 +263,9 @@ class ParamSnapshot:
     def read(self, out: np.ndarray, max_tries: int = 1000) -> int:
         """Copy the first ``len(out)`` slots into ``out`` consistently; return the version.
 
+        Nothing is allocated, so the audio callback may call it. When it returns -1, ``out``
+        may hold a torn copy: keep using the previous one.
+
         Parameters
         ----------
         out : np.ndarray, shape (n,), float64
@@ -310,12 +318,13 @@ class ParameterStore:
         self._next_slot = 0
         self._layout_version = 0
         self._listeners: list[Listener] = []
+        self._layout_listeners: list[Callable[[], None]] = []
         self.snapshot = ParamSnapshot(capacity, snapshot_buffer)
         self._rl = RateLimitedLogger(log)
         self.listener_errors = 0
 
     # -- registration ----------------------------------------------------------------------------
-    def register(self, spec: ParamSpec) -> ParamSpec:
+    def register(self, spec: ParamSpec, *, _notify: bool = True) -> ParamSpec:
         """Add a parameter at its default value.
 
         Registering an address again with an identical spec is a no-op, so two features may
@@ -352,12 +361,18 @@ class ParameterStore:
             self.snapshot._set_layout(self._layout_version, self._next_slot)
             numeric = (0.0,) if spec.kind == ParamType.STRING else self._numeric(spec, value, None)
             self.snapshot._write(slot, numeric)
+            if _notify:
+                self._layout_changed()
             return spec
 
     def register_many(self, specs: Sequence[ParamSpec]) -> None:
-        """Register several parameters (see :meth:`register`)."""
-        for spec in specs:
-            self.register(spec)
+        """Register several parameters (see :meth:`register`); layout listeners hear once."""
+        with self._lock:
+            try:
+                for spec in specs:
+                    self.register(spec, _notify=False)
+            finally:
+                self._layout_changed()
 
     def unregister(self, prefix: str) -> int:
         """Remove every parameter at or below ``prefix`` (a scene that was unloaded).
@@ -376,7 +391,21 @@ class ParameterStore:
             if gone:
                 self._layout_version += 1
                 self.snapshot._set_layout(self._layout_version, self._next_slot)
+                self._layout_changed()
             return len(gone)
+
+    def subscribe_layout(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` whenever parameters were added or removed (under the lock)."""
+        with self._lock:
+            self._layout_listeners.append(listener)
+
+    def _layout_changed(self) -> None:
+        for listener in self._layout_listeners:
+            try:
+                listener()
+            except Exception:  # e.g. /dev/shm full: the values still flow, the log says why
+                self.listener_errors += 1
+                self._rl.warning("layout", "a parameter layout listener failed", exc_info=True)
 
     def _allocate(self, size: int) -> int:
         for i, (slot, free_size) in enumerate(self._free):
@@ -789,6 +818,141 @@ def _scalar_float(spec: ParamSpec, value: Any, normalised: bool) -> float:
         return min(max(x, spec.minimum), spec.maximum)  # rounding must not leave the range
     _in_range(spec, x, value)
     return x
+
+
+# -- shared memory ------------------------------------------------------------------------------
+def _shm_dir() -> Path:
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+
+
+class SharedParams:
+    """The parameter snapshot in a shared-memory file, its layout in a JSON file beside it.
+
+    The engine creates it and hands :attr:`buffer` to its :class:`ParameterStore`; a projector
+    (or any process on this machine) attaches by path and reads values without a lock or a
+    message. The layout (address → slot) is rewritten atomically whenever parameters are added
+    or removed; a reader reloads it when the snapshot's ``layout_version`` moves.
+
+    Use :meth:`create` (engine) or :meth:`attach` (reader).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The snapshot file (``liveai-PID-XXXX.params.shm``); the layout is ``...params.json``.
+    owner : bool
+        True in the creating process, which removes both files on :meth:`close`.
+    """
+
+    SUFFIX = ".params.shm"
+
+    def __init__(self, path: Path, owner: bool) -> None:
+        self.path = Path(path)
+        self.owner = owner
+        self.layout_path = self.path.with_name(self.path.name[: -len(self.SUFFIX)]
+                                               + ".params.json")
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            size = os.fstat(fd).st_size
+            self._mm = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        self.capacity = size // 8 - ParamSnapshot.HEADER_WORDS
+        self.snapshot = ParamSnapshot(self.capacity, self._mm)
+        self._slots: dict[str, tuple[int, int]] = {}
+        self._loaded_layout = -1
+
+    @property
+    def buffer(self) -> mmap.mmap:
+        """The mapped bytes, for ``ParameterStore(capacity, snapshot_buffer=...)``."""
+        return self._mm
+
+    @classmethod
+    def create(cls, capacity: int = DEFAULT_CAPACITY) -> SharedParams:
+        """Create a fresh snapshot file (and remove those of engines that died)."""
+        folder = _shm_dir()
+        for old in folder.glob("liveai-*-*.params.*"):
+            try:
+                os.kill(int(old.name.split("-")[1]), 0)
+            except ProcessLookupError:
+                old.unlink(missing_ok=True)
+            except (ValueError, OSError):
+                pass
+        path = folder / f"liveai-{os.getpid()}-{secrets.token_hex(4)}{cls.SUFFIX}"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.ftruncate(fd, ParamSnapshot.nbytes(capacity))
+        finally:
+            os.close(fd)
+        return cls(path, owner=True)
+
+    @classmethod
+    def attach(cls, path: str | Path) -> SharedParams:
+        """Map a snapshot file created by the engine."""
+        return cls(Path(path), owner=False)
+
+    def follow(self, store: ParameterStore) -> None:
+        """Publish ``store``'s layout now and whenever it changes (engine side).
+
+        ``store`` must have been built on :attr:`buffer`.
+        """
+        if store.snapshot.values.ctypes.data != self.snapshot.values.ctypes.data:
+            raise ParameterError("SharedParams.follow: the store does not write this buffer",
+                                 "registration")
+        store.subscribe_layout(lambda: self.publish_layout(store))
+        self.publish_layout(store)
+
+    def publish_layout(self, store: ParameterStore) -> None:
+        """Write the layout JSON atomically (a reader never sees half a file)."""
+        tmp = self.layout_path.with_name(self.layout_path.name + ".tmp")
+        tmp.write_text(store.layout_json(), encoding="utf-8")
+        os.replace(tmp, self.layout_path)
+
+    # -- reader side -------------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        version = self.snapshot.layout_version
+        if version == self._loaded_layout:
+            return
+        try:
+            doc = json.loads(self.layout_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return  # not written yet: keep the last layout
+        if doc.get("layout_version") != version:
+            return  # the header moved first; the file follows in a moment
+        self._slots = {p["address"]: (p["slot"], p["size"]) for p in doc["parameters"]}
+        self._loaded_layout = version
+
+    def slot(self, address: str) -> tuple[int, int] | None:
+        """``(first slot, size)`` of a parameter, or None when it is not (yet) known."""
+        self._refresh()
+        return self._slots.get(address)
+
+    def value(self, address: str) -> float | tuple[float, ...] | None:
+        """The current numeric value of a parameter (see :class:`ParamSnapshot`), or None."""
+        found = self.slot(address)
+        if found is None:
+            return None
+        slot, size = found
+        if size == 1:
+            return self.snapshot.value(slot)
+        out = np.empty(size)
+        while True:
+            s0 = self.snapshot.sequence
+            if not s0 & 1:
+                out[:] = self.snapshot.values[slot : slot + size]
+                if self.snapshot.sequence == s0:
+                    return tuple(float(v) for v in out)
+
+    def close(self) -> None:
+        """Unmap; the owner also removes the files."""
+        self.snapshot = None  # drop the views before closing the map
+        try:
+            self._mm.close()
+        except BufferError:  # a caller still holds a view; the OS frees it at exit
+            pass
+        if self.owner:
+            self.path.unlink(missing_ok=True)
+            self.layout_path.unlink(missing_ok=True)
 
 
 # -- the engine's own parameters ---------------------------------------------------------------

@@ -276,3 +276,54 @@ def test_every_engine_parameter_is_described_and_the_readme_tree_is_in_step():
         "README OSC address tree is stale: regenerate it with\n"
         "  .venv/bin/liveai osc tree --markdown"
     )
+
+
+READER = r"""
+import json, sys, time
+from liveai.params import SharedParams
+shared = SharedParams.attach(sys.argv[1])
+print(json.dumps({"ready": True}), flush=True)
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    if (shared.value("/liveai/master/intensity") == 0.25
+            and shared.value("/liveai/scenes/tunnel/center") == (0.5, -0.5)):
+        break
+    time.sleep(0.01)
+print(json.dumps({"intensity": shared.value("/liveai/master/intensity"),
+                  "center": shared.value("/liveai/scenes/tunnel/center"),
+                  "blackout": shared.value("/liveai/master/blackout"),
+                  "unknown": shared.value("/liveai/nothing")}), flush=True)
+shared.close()
+"""
+
+
+def test_another_process_reads_values_and_new_parameters_through_shared_memory():
+    import json
+    import subprocess
+    import sys
+
+    from liveai.params import SharedParams
+
+    shared = SharedParams.create(capacity=256)
+    store = engine_store(capacity=shared.capacity, snapshot_buffer=shared.buffer)
+    shared.follow(store)
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(shared.path)],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert json.loads(reader.stdout.readline())["ready"]
+        # a scene loads after the reader attached: its inputs appear in the layout
+        store.register(ParamSpec("/liveai/scenes/tunnel/center", F, (0.0, 0.0), -1.0, 1.0,
+                                 size=2))
+        store.set("/liveai/scenes/tunnel/center", (0.5, -0.5), "test")
+        store.set("/liveai/master/blackout", True, "test")
+        store.set("/liveai/master/intensity", 0.25, "test")
+        result = json.loads(reader.stdout.readline())
+        assert reader.wait(timeout=30) == 0
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+        path, layout = shared.path, shared.layout_path
+        shared.close()
+    assert result == {"intensity": 0.25, "center": [0.5, -0.5], "blackout": 1.0,
+                      "unknown": None}
+    assert not path.exists() and not layout.exists()
