@@ -549,24 +549,20 @@ class ParameterStore:
         SetResult
             Never raises on bad input.
         """
-        result = self.validate(address, value)
-        if not result.ok:
-            with self._lock:
-                current = self._values.get(result.address)
-            return SetResult(False, result.address, current, False, result.reason,
-                             result.message)
-        return self.apply(result.address, result.value, source)
-
-    def apply(self, address: str, value: Any, source: str = "") -> SetResult:
-        """Store a value already coerced by :meth:`validate` (the OSC server's batch path).
-
-        A trigger fires unless ``value`` is None (a release).
-        """
+        # Checked under the lock: a scene reloaded with a new range in between cannot let a
+        # value validated against the old one in.
         with self._lock:
-            spec = self._specs.get(address)
-            if spec is None:  # removed since it was validated
-                return SetResult(False, address, reason="unknown_address",
-                                 message=f"{_short(address)}: no such parameter")
+            result = self.validate(address, value)
+            if not result.ok:
+                current = self._values.get(result.address)
+                return SetResult(False, result.address, current, False, result.reason,
+                                 result.message)
+            return self._apply(result.address, result.value, source)
+
+    def _apply(self, address: str, value: Any, source: str) -> SetResult:
+        """Store a value :meth:`validate` just coerced (lock held); a None trigger is a release."""
+        with self._lock:
+            spec = self._specs[address]
             old = self._values[address]
             if spec.kind == ParamType.TRIGGER:
                 if value is None:

@@ -266,8 +266,10 @@ class OscDispatcher:
                     self._rl.warning("internal", "OSC message from %s:%d failed", addr[0],
                                      addr[1], exc_info=True)
         for address, value, source in ops.values():
-            self.store.apply(address, value, source)
-            stats["applied"] += 1
+            # set() checks again under the store's lock (a scene may have been reloaded with
+            # other ranges since the batch was validated); coerced values pass unchanged.
+            if self.store.set(address, value, source).ok:
+                stats["applied"] += 1
         return replies
 
     def _message(self, address: str, params: list, client: Client, addr: tuple[str, int],
