@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 #: Bumped whenever the layout below changes; readers refuse a record of another version.
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 MAGIC = b"LIVEAI\x00\x01"
 N_BANDS = 8
 N_ONSET_BANDS = 3
@@ -37,6 +37,8 @@ MAX_PROJECTORS = 8
 
 #: Source kinds reported in ``FeatureFrame.source_kind``.
 SOURCE_KINDS = ("none", "device", "file", "demo")
+#: Section codes in ``FeatureFrame.section`` (index = code).
+SECTION_NAMES = ("unknown", "breakdown", "groove", "build", "drop")
 #: Input states in ``FeatureFrame.input_state``.
 INPUT_OK, INPUT_LOST, INPUT_ENDED = 0, 1, 2
 
@@ -69,6 +71,10 @@ FRAME_DTYPE = np.dtype(
         ("bar_count", "<i8"),  # downbeats so far
         ("beat_in_bar", "<i4"),  # 0 = downbeat .. beats_per_bar - 1; -1 until known
         ("bar_phase", "<f4"),  # 0..1 through the bar
+        ("energy", "<f4"),  # 0..1: loudness of the last second against the usual (30 s) level
+        ("novelty", "<f4"),  # 0..1: change of the band profile, last 1 s vs the 4 s before
+        ("section", "<i4"),  # 0 unknown, 1 breakdown, 2 groove, 3 build, 4 drop
+        ("section_count", "<i8"),  # section changes so far (a new section = the counter moved)
         ("source_kind", "<i4"),  # index into SOURCE_KINDS
         ("input_state", "<i4"),  # INPUT_OK, INPUT_LOST (running on silence), INPUT_ENDED
         ("xruns", "<i8"),  # stream over/underflows reported by the audio driver

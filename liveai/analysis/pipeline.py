@@ -1,4 +1,4 @@
-"""One hop of the whole analysis: levels → onsets → tempo/beats/bars, into one FeatureFrame."""
+"""One hop of the whole analysis: levels → onsets → beats → sections, into one FeatureFrame."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 
 from liveai.analysis.levels import LevelAnalyzer
 from liveai.analysis.rhythm import BeatTracker, OnsetDetector
+from liveai.analysis.sections import SECTION_NAMES, SectionTracker
 from liveai.dsp import levels, loudness, rhythm
 
 #: Weights of the low, mid and high onset bands in the beat tracker's input.
@@ -43,6 +44,7 @@ class FrameAnalyzer:
         self.levels = LevelAnalyzer(sample_rate_hz, hop_length, n_fft, channels)
         self.onsets = OnsetDetector(sample_rate_hz, n_fft, hop_length)
         self.beats = BeatTracker(sample_rate_hz, hop_length)
+        self.sections = SectionTracker(sample_rate_hz, hop_length)
 
     @property
     def latency_samples(self) -> int:
@@ -59,6 +61,7 @@ class FrameAnalyzer:
         self.levels.reset()
         self.onsets.reset()
         self.beats.reset()
+        self.sections.reset()
 
     def process_hop(self, hop: np.ndarray, frame: np.ndarray) -> None:
         """Analyse one hop (hop_length, channels) float32 and fill ``frame``."""
@@ -70,6 +73,7 @@ class FrameAnalyzer:
         beat_odf = (BEAT_BAND_WEIGHTS[0] * odf[1] + BEAT_BAND_WEIGHTS[1] * odf[2]
                     + BEAT_BAND_WEIGHTS[2] * odf[3])
         self.beats.process(float(beat_odf), float(odf[1]), frame)
+        self.sections.process(frame)
 
 
 class EventLog:
@@ -87,7 +91,8 @@ class EventLog:
         self.downbeats: list[float] = []
         self.onsets: list[float] = []
         self.tempi_bpm: list[float] = []
-        self._beat = self._bar = self._onset = 0
+        self.sections: list[dict] = []
+        self._beat = self._bar = self._onset = self._section = 0
 
     def add(self, frame: np.ndarray) -> None:
         """Record what ``frame`` announces."""
@@ -101,6 +106,10 @@ class EventLog:
         if int(frame["bar_count"]) != self._bar:
             self._bar = int(frame["bar_count"])
             self.downbeats.append(t_end)
+        if int(frame["section_count"]) != self._section:
+            self._section = int(frame["section_count"])
+            self.sections.append({"time": round(t_end, 4),
+                                  "section": SECTION_NAMES[int(frame["section"])]})
         if frame["tempo_bpm"] > 0:
             self.tempi_bpm.append(float(frame["tempo_bpm"]))
 
@@ -113,4 +122,4 @@ class EventLog:
         """The ``liveai analyze --json`` object."""
         r = lambda ts: [round(t, 4) for t in ts]  # noqa: E731
         return {"bpm": round(self.bpm, 2), "beats": r(self.beats), "downbeats": r(self.downbeats),
-                "onsets": r(self.onsets), "sections": []}
+                "onsets": r(self.onsets), "sections": list(self.sections)}

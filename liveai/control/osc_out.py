@@ -14,6 +14,9 @@ Addresses (all under ``/liveai``):
 ``/liveai/level``             f 0..1
 ``/liveai/bands``             f × 8 band levels 0..1
 ``/liveai/phase``             f beat phase 0..1, f bar phase 0..1
+``/liveai/section``           s section (breakdown, groove, build, drop), i section code (0-4)
+                              — sent when it changes (a drop is the moment to hit the lights)
+``/liveai/energy``            f 0..1, the last second against the usual level
 ============================  =====================================================
 """
 
@@ -28,7 +31,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import UDPClient
 
 from liveai.errors import ConfigError
-from liveai.frame import SharedRecord, new_frame
+from liveai.frame import SECTION_NAMES, SharedRecord, new_frame
 from liveai.log import RateLimitedLogger
 
 log = logging.getLogger(__name__)
@@ -102,7 +105,7 @@ class FeatureSender:
 
     def _run(self) -> None:
         frame = new_frame()
-        last = {"beat": 0, "bar": 0, "onset": 0, "bands": [0, 0, 0]}
+        last = {"beat": 0, "bar": 0, "onset": 0, "bands": [0, 0, 0], "section": 0}
         next_state = 0.0
         while not self._stop.wait(EVENT_POLL_S):
             if self.record.read(frame) < 0:
@@ -124,6 +127,10 @@ class FeatureSender:
                     last["bands"][b] = count
                     self._send(_message(BAND_ONSET_ADDRESSES[b],
                                         float(frame["band_onset_strength"][b])))
+            if int(frame["section_count"]) != last["section"]:
+                last["section"] = int(frame["section_count"])
+                code = int(frame["section"])
+                self._send(_message("/liveai/section", SECTION_NAMES[code], code))
             now = time.monotonic()
             if now >= next_state:
                 next_state = now + 1.0 / self.rate_hz
@@ -134,3 +141,4 @@ class FeatureSender:
                                     *(float(v) for v in frame["band_level"])))
                 self._send(_message("/liveai/phase", float(frame["beat_phase"]),
                                     float(frame["bar_phase"])))
+                self._send(_message("/liveai/energy", float(frame["energy"])))

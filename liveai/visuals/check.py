@@ -90,6 +90,8 @@ def synthetic_frame(index: int, music: bool, fps: float = CHECK_FPS) -> np.ndarr
     f["bar_count"] = count // 4
     f["beat_in_bar"] = count % 4
     f["bar_phase"] = ((count % 4) + phase) / 4.0
+    f["energy"] = 0.6 + 0.3 * env
+    f["section"] = 2  # groove
     return f
 
 

@@ -54,7 +54,8 @@ AUDIO_UNIFORMS: tuple[tuple[str, str, str], ...] = (
     ("la_tri_x4", "float", "tempo-locked triangle 0..1, four times per beat"),
     ("la_bpm", "float", "tempo in BPM (0 until known)"),
     ("la_confidence", "float", "tempo/beat confidence 0..1"),
-    ("la_energy", "float", "energy 0..1: short-term loudness, slow (for builds and drops)"),
+    ("la_energy", "float", "energy 0..1: the last second's loudness against the usual level of "
+     "the last 30 s (-18 dB .. +3 dB), smoothed"),
     ("la_section", "int", "section state: 0 unknown, 1 breakdown, 2 groove, 3 build, 4 drop"),
     ("la_crowd", "float", "crowd noise level 0..1 at the room mic (0 without the mixer)"),
     ("la_pitch_class", "int", "strongest pitch class 0 = C .. 11 = B; -1 in silence"),
@@ -68,8 +69,6 @@ AUDIO_UNIFORMS: tuple[tuple[str, str, str], ...] = (
      "bass, mid, high, bands 0-7"),
 )
 
-#: Section states carried in ``la_section``.
-SECTION_NAMES = ("unknown", "breakdown", "groove", "build", "drop")
 
 
 def audio_uniform_declarations(exclude: set[str] | frozenset = frozenset()) -> str:
@@ -193,6 +192,7 @@ class AudioState:
         if fresh:
             self._last_frame_index = int(frame["frame_index"])
             self._fill(frame)
+            self.section = int(frame["section"])
             onset_count = int(frame["onset_count"])
             if self._onset_count >= 0 and onset_count != self._onset_count:
                 p["la_onset"] = max(p["la_onset"], max(0.35, float(frame["onset_strength"])))
@@ -243,10 +243,10 @@ class AudioState:
         self._smooth_bass += a * (float(v["la_bass"]) - self._smooth_bass)
         v["la_level_smooth"] = self._smooth_level
         v["la_bass_smooth"] = self._smooth_bass
-        # Energy: short-term loudness mapped -40..-6 LUFS onto 0..1, smoothed over ~2 s.
-        lufs = float(frame["loudness_lufs"])
-        target = min(max((lufs + 40.0) / 34.0, 0.0), 1.0) if math.isfinite(lufs) else 0.0
-        b = 1.0 - math.exp(-dt_s / 2.0) if dt_s > 0 else 1.0
+        # Energy: the engine's section energy (loudness against the usual level), smoothed.
+        e = float(frame["energy"])
+        target = min(max(e, 0.0), 1.0) if math.isfinite(e) else 0.0
+        b = 1.0 - math.exp(-dt_s / 0.5) if dt_s > 0 else 1.0
         self._energy += b * (target - self._energy)
         v["la_energy"] = self._energy
         v["la_intensity"] = self.intensity
