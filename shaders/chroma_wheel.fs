@@ -20,6 +20,13 @@ vec3 hsv(float h, float s, float v) {
     return v * mix(vec3(1.0), k, s);
 }
 
+// Spectrum on a log-frequency axis: x = 0 (lowest bins) .. 1 (top), with a gentle tilt
+// so the highs (weaker in most music) still show.
+float specLog(float x) {
+    x = clamp(x, 0.0, 1.0);
+    return IMG_NORM_PIXEL(la_spectrum, vec2(exp2(mix(1.0, 9.0, x)) / 512.0, 0.5)).r * (0.85 + 0.5 * x);
+}
+
 void main() {
     vec2 res = RENDERSIZE;
     vec2 p = (isf_FragNormCoord - 0.5) * vec2(res.x / res.y, 1.0);
@@ -70,7 +77,7 @@ void main() {
     float di = floor(fract(oa / TAU) * n);
     float dc = (di + 0.5) / n * TAU;
     vec2 dp = vec2(cos(dc), sin(dc));
-    float s = texture(la_spectrum, vec2(0.02 + 0.5 * abs((di + 0.5) / n * 2.0 - 1.0), 0.5)).r;
+    float s = specLog(abs((di + 0.5) / n * 2.0 - 1.0));
     float dr = ringR + 0.06 * s * react;
     vec2 pr = vec2(cos(oa), sin(oa)) * r;
     float dd = length(pr - dp * dr);

@@ -66,20 +66,22 @@ void main() {
             vec2 ab = c - c0;
             float h = clamp(dot(p - c0, ab) / max(dot(ab, ab), 1e-6), 0.0, 1.0);
             float d = length(p - c0 - ab * h);
-            float size = 0.01 + 0.03 * react * la_bands[i * 2];
+            float size = 0.016 + 0.03 * react * la_bands[i * 2];
             vec3 cc = 0.5 + 0.5 * cos(TAU * (fi / 4.0 + 0.05 * TIME + vec3(0.0, 0.33, 0.67)));
             add += cc * smoothstep(size, size * 0.3, d) * 1.3;
         }
         // Waveform ring on the predicted beat.
         float r = length(p);
         float a = atan(p.y, p.x);
-        float w = texture(la_waveform, vec2(a / TAU + 0.5, 0.5)).r - 0.5;
+        float w = IMG_NORM_PIXEL(la_waveform, vec2(a / TAU + 0.5, 0.5)).r - 0.5;
         float ringR = 0.12 + 0.3 * w * react;
-        float ring = smoothstep(0.008, 0.0, abs(r - ringR)) * (0.08 + react * la_beat_ahead);
+        float ring = smoothstep(0.008, 0.0, abs(r - ringR)) * (0.15 + react * la_beat_ahead);
         add += vec3(1.0, 0.9, 0.8) * ring;
         // Hat sparks.
-        vec2 g = floor(uv * vec2(64.0, 36.0));
-        float sp = step(0.992, hash21(g + floor(TIME * 20.0))) * la_hat * react;
+        vec2 gs = uv * vec2(64.0, 36.0);
+        vec2 g = floor(gs);
+        float sp = step(0.99, hash21(g + floor(TIME * 20.0))) * la_hat * react
+                 * smoothstep(0.3, 0.1, length(fract(gs) - 0.5));
         add += vec3(0.8, 0.9, 1.0) * sp;
         gl_FragColor = vec4(max(prev, add), 1.0);
     } else {

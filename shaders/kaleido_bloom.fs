@@ -24,6 +24,13 @@ vec3 pal(float t) {
     return clamp(0.5 + 0.6 * cos(TAU * (t + vec3(0.0, 0.33, 0.67))), 0.0, 1.0);
 }
 
+// Spectrum on a log-frequency axis: x = 0 (lowest bins) .. 1 (top), with a gentle tilt
+// so the highs (weaker in most music) still show.
+float specLog(float x) {
+    x = clamp(x, 0.0, 1.0);
+    return IMG_NORM_PIXEL(la_spectrum, vec2(exp2(mix(1.0, 9.0, x)) / 512.0, 0.5)).r * (0.85 + 0.5 * x);
+}
+
 void main() {
     vec2 res = RENDERSIZE;
     vec2 p = (isf_FragNormCoord - 0.5) * vec2(res.x / res.y, 1.0);
@@ -59,13 +66,13 @@ void main() {
     float d = length(q) / pow(1.3, 5.0);
 
     // Spectrum rims: the spectrum sampled along the radius decides the rim thickness.
-    float spec = texture(la_spectrum, vec2(clamp(r * 0.6, 0.0, 1.0), 0.5)).r;
+    float spec = specLog(r * 0.7);
     float rim = smoothstep(0.05 + 0.2 * spec * react, 0.0, trap) * 0.6;
 
     float hue = hueShift + 0.04 * TIME + r * 0.5 + 0.17 * trapId;
-    vec3 base = pal(hue + 0.5) * 0.12 * (0.5 + 0.5 * sin(d * 40.0 - TIME * 2.0));
+    vec3 base = pal(hue + 0.5) * 0.2 * (0.5 + 0.5 * sin(d * 40.0 - TIME * 2.0));
     vec3 col = base;
-    col += pal(hue) * rim * (0.35 + 1.0 * la_mid * react);
+    col += pal(hue) * rim * (0.6 + 0.9 * la_mid * react);
     col += pal(hue + 0.33) * smoothstep(0.03, 0.0, trap) * 1.2;
     col += vec3(1.0) * smoothstep(0.012, 0.0, trap) * (0.4 + 1.2 * la_hat * react);
     // Dark vignette and a glowing core on the predicted beat.

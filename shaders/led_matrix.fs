@@ -38,7 +38,7 @@ void main() {
 
     // Mirrored equaliser: bass in the middle, highs at both sides.
     float ex = abs(cn.x - 0.5) * 2.0;
-    float lvl = bandAt(ex);
+    float lvl = smoothstep(0.15, 1.0, bandAt(ex));
     float idle = 0.06 + 0.04 * sin(TIME * 1.3 + ex * 9.0);
     float barH = max(lvl, idle);
     float eq = step(cn.y, barH * 0.92);
@@ -47,7 +47,7 @@ void main() {
     for (int k = 0; k < 6; k++) {
         float fb = clamp(ex * 8.0 - 0.5, 0.0, 7.0);
         float row = (4.0 + floor(fb + 0.5) + 0.5) / 12.0;
-        peak = max(peak, texture(la_history, vec2(1.0 - (float(k) * 3.0 + 0.5) / 256.0, row)).r);
+        peak = max(peak, smoothstep(0.15, 1.0, IMG_NORM_PIXEL(la_history, vec2(1.0 - (float(k) * 3.0 + 0.5) / 256.0, row)).r));
     }
     float cap = step(abs(cn.y - peak * 0.92 - 1.5 / rows), 0.5 / rows) * step(0.02, peak);
 
@@ -55,7 +55,7 @@ void main() {
     float age = cn.y;                         // 0 = newest at the bottom
     float hx = 1.0 - age * 0.9;
     float fb = clamp(ex * 8.0, 0.0, 7.999);
-    float wf = texture(la_history, vec2(hx, (4.0 + floor(fb) + 0.5) / 12.0)).r;
+    float wf = IMG_NORM_PIXEL(la_history, vec2(hx, (4.0 + floor(fb) + 0.5) / 12.0)).r;
     wf = max(wf, 0.12 * (0.5 + 0.5 * sin(cn.x * 11.0 + cn.y * 7.0 - TIME * 0.8)));
 
     // Beat strobe pattern: changes with the beat in the bar.

@@ -41,6 +41,13 @@ vec3 calcNormal(vec3 p) {
                      k.yxy * map(p + k.yxy * h) + k.xxx * map(p + k.xxx * h));
 }
 
+// Spectrum on a log-frequency axis: x = 0 (lowest bins) .. 1 (top), with a gentle tilt
+// so the highs (weaker in most music) still show.
+float specLog(float x) {
+    x = clamp(x, 0.0, 1.0);
+    return IMG_NORM_PIXEL(la_spectrum, vec2(exp2(mix(1.0, 9.0, x)) / 512.0, 0.5)).r * (0.85 + 0.5 * x);
+}
+
 void main() {
     vec2 res = RENDERSIZE;
     vec2 p = (isf_FragNormCoord - 0.5) * vec2(res.x / res.y, 1.0);
@@ -53,7 +60,7 @@ void main() {
     vec3 col = mix(vec3(0.05, 0.02, 0.08), vec3(0.0), smoothstep(0.0, 0.9, rl));
     float ang = atan(p.x, p.y);
     float bin = abs(ang) / 3.14159;
-    float spec = texture(la_spectrum, vec2(0.01 + 0.6 * bin, 0.5)).r;
+    float spec = specLog(bin);
     float haloR = 0.37 + 0.02 * la_beat_ahead;
     float halo = smoothstep(0.004, 0.0, abs(rl - haloR - 0.12 * spec * step(haloR, rl)) - 0.002)
                * step(haloR - 0.002, rl) * step(rl, haloR + 0.13 * spec + 0.004);

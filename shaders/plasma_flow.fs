@@ -43,6 +43,11 @@ float fbm(vec2 p) {
     return s;
 }
 
+vec3 hsv(float h, float s, float v) {
+    vec3 k = clamp(abs(mod(h * 6.0 + vec3(0.0, 4.0, 2.0), 6.0) - 3.0) - 1.0, 0.0, 1.0);
+    return v * mix(vec3(1.0), k, s);
+}
+
 void main() {
     vec2 res = RENDERSIZE;
     vec2 p = (isf_FragNormCoord - 0.5) * vec2(res.x / res.y, 1.0) * scale;
@@ -66,17 +71,18 @@ void main() {
     // Key hue from the chroma vector.
     vec2 cv = vec2(0.0);
     for (int k = 0; k < 12; k++) {
-        float ang = float(k) * TAU / 12.0;
+        float ang = mod(float(k) * 7.0, 12.0) * TAU / 12.0;   // circle of fifths
         cv += la_chroma[k] * vec2(cos(ang), sin(ang));
     }
     float keyHue = length(cv) > 0.05 ? atan(cv.y, cv.x) / TAU : 0.55 + 0.05 * sin(TIME * 0.05);
     float hue = keyHue + hueShift;
 
-    vec3 c1 = 0.5 + 0.5 * cos(TAU * (hue + vec3(0.0, 0.33, 0.67)));
-    vec3 c2 = 0.5 + 0.5 * cos(TAU * (hue + 0.35 + vec3(0.0, 0.33, 0.67)));
-    vec3 col = mix(vec3(0.02, 0.01, 0.05), c1, smoothstep(0.2, 0.7, f));
-    col = mix(col, c2, smoothstep(0.3, 0.9, length(q) * 0.8) * 0.7);
-    col = mix(col, vec3(1.0, 0.97, 0.9), smoothstep(0.75, 0.95, f) * (0.4 + 0.6 * la_level));
+    vec3 c1 = hsv(hue, 0.75, 0.85);
+    vec3 c2 = hsv(hue + 0.45, 0.6, 0.8);
+    vec3 col = mix(hsv(hue + 0.7, 0.8, 0.06), c1, smoothstep(0.3, 0.7, f));
+    col = mix(col, c2 * (0.4 + 0.6 * f), smoothstep(0.45, 0.75, r.x) * 0.85);
+    col *= 0.55 + 0.6 * smoothstep(0.3, 0.8, r.y);
+    col = mix(col, vec3(1.0, 0.97, 0.9), smoothstep(0.8, 0.97, f) * (0.3 + 0.5 * la_level));
     // Veins light up with the highs.
     col += c2 * smoothstep(0.02, 0.0, abs(r.x - 0.5)) * (0.15 + 0.8 * react * la_high);
     // Brightness swell on the predicted beat.

@@ -16,11 +16,10 @@
 #define PI 3.14159265
 #define TAU 6.28318531
 
-float polyDist(vec2 p, float n, float starAmt) {
-    float a = atan(p.x, p.y) + PI;
+// a: the pixel's angle (any offset), r: its radius.
+float polyDist(float a, float r, float n, float starAmt) {
     float s = TAU / n;
     float m = mod(a, s) - 0.5 * s;
-    float r = length(p);
     // Regular polygon radial distance; starAmt pinches the edges inward to a star.
     float poly = cos(m) * r / cos(0.5 * s);
     return mix(poly, r * (0.6 + 0.8 * abs(m) / s), starAmt);
@@ -34,20 +33,27 @@ void main() {
     float bars = floor(la_beats / 4.0);
 
     vec3 col = vec3(0.0);
+    // Bass a moment ago (four taps of the history): outer layers follow later, so a ripple
+    // runs outward.
+    float h0 = IMG_NORM_PIXEL(la_history, vec2(1.0 - 0.5 / 256.0, 1.5 / 12.0)).r;
+    float h1 = IMG_NORM_PIXEL(la_history, vec2(1.0 - 13.5 / 256.0, 1.5 / 12.0)).r;
+    float h2 = IMG_NORM_PIXEL(la_history, vec2(1.0 - 26.5 / 256.0, 1.5 / 12.0)).r;
+    float h3 = IMG_NORM_PIXEL(la_history, vec2(1.0 - 39.5 / 256.0, 1.5 / 12.0)).r;
+    float pa = atan(p.x, p.y) + PI;
+    float pr = length(p);
     for (int i = 0; i < 16; i++) {
         if (i >= nl) break;
         float fi = float(i);
         float k = fi / float(nl - 1);
         // Bass from the history, delayed more for the outer layers: a ripple runs outward.
-        float bass = texture(la_history, vec2(1.0 - (fi * 2.5 + 0.5) / 256.0, 1.5 / 12.0)).r;
+        float hk = fi / 16.0 * 3.0;
+        float bass = hk < 1.0 ? mix(h0, h1, hk) : (hk < 2.0 ? mix(h1, h2, hk - 1.0) : mix(h2, h3, hk - 2.0));
         float radius = 0.04 + 0.62 * k * k * (1.0 + 0.3 * react * bass) + 0.1 * k;
         float sides = float(baseSides) + mod(fi + bars, 4.0);
         float dir = mod(fi, 2.0) * 2.0 - 1.0;
         float ang = dir * spin * (0.15 * TIME * (1.0 + 0.3 * fi) + 0.25 * PI * la_beats / sides);
-        float c = cos(ang), s = sin(ang);
-        vec2 q = mat2(c, -s, s, c) * p;
         float starAmt = react * la_beat_ahead * (mod(fi, 2.0) < 0.5 ? 1.0 : 0.0) * 0.6;
-        float d = abs(polyDist(q, sides, starAmt) - radius);
+        float d = abs(polyDist(pa + ang, pr, sides, starAmt) - radius);
         float band = la_bands[int(min(fi * 8.0 / float(nl), 7.0))];
         float w = 0.002 + 0.01 * react * band + 0.002 * (1.0 - k);
         float line = smoothstep(w + 0.003, w, d);

@@ -5,7 +5,7 @@
     "CATEGORIES": ["liveai", "Generator", "Audio Reactive"],
     "INPUTS": [
         {"NAME": "gain", "TYPE": "float", "DEFAULT": 1.0, "MIN": 0.2, "MAX": 3.0, "LABEL": "Wave gain"},
-        {"NAME": "echoes", "TYPE": "float", "DEFAULT": 12.0, "MIN": 1.0, "MAX": 16.0, "LABEL": "Echoes"},
+        {"NAME": "echoes", "TYPE": "float", "DEFAULT": 10.0, "MIN": 1.0, "MAX": 16.0, "LABEL": "Echoes"},
         {"NAME": "lineWidth", "TYPE": "float", "DEFAULT": 1.0, "MIN": 0.3, "MAX": 3.0, "LABEL": "Line width"},
         {"NAME": "hueShift", "TYPE": "float", "DEFAULT": 0.0, "MIN": 0.0, "MAX": 1.0, "LABEL": "Hue shift"},
         {"NAME": "showGrid", "TYPE": "bool", "DEFAULT": true, "LABEL": "Scope grid"}
@@ -19,7 +19,7 @@ vec3 pal(float t) {
 }
 
 float wave(float x, float shift) {
-    float w = texture(la_waveform, vec2(clamp(fract(x + shift), 0.002, 0.998), 0.5)).r - 0.5;
+    float w = IMG_NORM_PIXEL(la_waveform, vec2(clamp(fract(x + shift), 0.002, 0.998), 0.5)).r - 0.5;
     // An idle trace so silence still breathes.
     w += 0.03 * sin(x * TAU * 3.0 + TIME * 1.3 + shift * 20.0) * sin(TIME * 0.4 + shift * 9.0);
     return w;
@@ -50,7 +50,7 @@ void main() {
         float fk = float(k);
         float depth = fk / 16.0;
         // Each echo is older: its height follows the level history at that moment.
-        float hist = texture(la_history, vec2(1.0 - (fk * 6.0 + 0.5) / 256.0, 0.5 / 12.0)).r;
+        float hist = IMG_NORM_PIXEL(la_history, vec2(1.0 - (fk * 6.0 + 0.5) / 256.0, 0.5 / 12.0)).r;
         float amp = gain * (0.25 + 0.6 * hist) * (1.0 - 0.5 * depth);
         // Perspective: older echoes shrink toward a vanishing line and sit higher.
         float persp = 1.0 / (1.0 + depth * 1.5);
@@ -60,7 +60,7 @@ void main() {
         float shift = fk * 0.013 + 0.02 * TIME * (1.0 - step(0.01, la_level));
         float w = wave(x, shift) * amp * persp;
         float dx = 2.0 / RENDERSIZE.x;
-        float slope = (wave(x + dx, shift) - wave(x - dx, shift)) * amp * persp / (2.0 * dx) / aspect;
+        float slope = (wave(x + dx, shift) * amp * persp - w) / dx / aspect;
         float d = abs(uv.y - y0 - w) / sqrt(1.0 + slope * slope);
         float width = lineWidth * px * (1.5 + 3.0 * la_level) * persp;
         float core = smoothstep(width, 0.0, d);

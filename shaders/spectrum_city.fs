@@ -30,6 +30,13 @@ vec4 skyline(float x, float count, float offset, float heightBase, float heightA
     return vec4(0.0, id, h, fract(bx));
 }
 
+// Spectrum on a log-frequency axis: x = 0 (lowest bins) .. 1 (top), with a gentle tilt
+// so the highs (weaker in most music) still show.
+float specLog(float x) {
+    x = clamp(x, 0.0, 1.0);
+    return IMG_NORM_PIXEL(la_spectrum, vec2(exp2(mix(1.0, 9.0, x)) / 512.0, 0.5)).r * (0.85 + 0.5 * x);
+}
+
 void main() {
     vec2 uv = isf_FragNormCoord;
     float aspect = RENDERSIZE.x / RENDERSIZE.y;
@@ -41,7 +48,7 @@ void main() {
     bool water = uv.y < horizon;
     vec2 suv = uv;
     if (water) {
-        float wave = texture(la_waveform, vec2(fract(uv.y * 3.0 + TIME * 0.05), 0.5)).r - 0.5;
+        float wave = IMG_NORM_PIXEL(la_waveform, vec2(fract(uv.y * 3.0 + TIME * 0.05), 0.5)).r - 0.5;
         suv.x += (0.004 * sin(uv.y * 180.0 + TIME * 4.0) + 0.05 * react * wave) * (horizon - uv.y + 0.05) * 8.0;
         suv.y = 2.0 * horizon - uv.y;
     }
@@ -65,7 +72,7 @@ void main() {
     float bx = suv.x * backCount + TIME * scroll * 0.5;
     float bid = floor(bx);
     float band = mod(bid, 8.0);
-    float hist = texture(la_history, vec2(1.0 - fract(bid * 0.37) * 0.5, (4.0 + band + 0.5) / 12.0)).r;
+    float hist = IMG_NORM_PIXEL(la_history, vec2(1.0 - fract(bid * 0.37) * 0.5, (4.0 + band + 0.5) / 12.0)).r;
     float bh = 0.18 + 0.2 * hash11(bid + 11.0) + 0.25 * react * hist;
     if (y < bh) {
         col = mix(col, vec3(0.05, 0.03, 0.12) + skyColor.rgb * 0.12, 0.92);
@@ -79,8 +86,8 @@ void main() {
     float fid = floor(fx);
     float lx = fract(fx);
     float bin = fract((fid + 0.5) / buildings * 0.7 + 0.13 * hash11(fid)) ;
-    float spec = texture(la_spectrum, vec2(0.02 + 0.6 * bin * bin, 0.5)).r;
-    float fh = 0.05 + 0.1 * hash11(fid) + 0.32 * react * spec * spec * (0.5 + 0.5 * la_level);
+    float spec = specLog(bin);
+    float fh = 0.05 + 0.1 * hash11(fid) + 0.42 * react * spec * (0.55 + 0.45 * la_level);
     float margin = 0.08 + 0.1 * hash11(fid + 5.0);
     bool inB = lx > margin && lx < 1.0 - margin && y < fh && y > -0.01;
     if (inB) {

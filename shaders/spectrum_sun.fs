@@ -23,6 +23,13 @@ vec2 centreUV() {
     return vec2(0.5, 0.5);
 }
 
+// Spectrum on a log-frequency axis: x = 0 (lowest bins) .. 1 (top), with a gentle tilt
+// so the highs (weaker in most music) still show.
+float specLog(float x) {
+    x = clamp(x, 0.0, 1.0);
+    return IMG_NORM_PIXEL(la_spectrum, vec2(exp2(mix(1.0, 9.0, x)) / 512.0, 0.5)).r * (0.85 + 0.5 * x);
+}
+
 void main() {
     vec2 uv = isf_FragNormCoord;
     // Use the output aspect in both passes (the buffer is half size, same aspect).
@@ -37,7 +44,7 @@ void main() {
         float m = abs(mod(ang + PI, TAU) - PI) / PI;          // 0 at the top .. 1 at the bottom
         float bins = 28.0;
         float bi = floor(m * bins);
-        float s = texture(la_spectrum, vec2(0.01 + 0.55 * pow((bi + 0.5) / bins, 1.4), 0.5)).r;
+        float s = specLog((bi + 0.5) / bins);
         float idle = 0.15 + 0.1 * sin(TIME * 1.7 + bi * 0.9) * sin(TIME * 0.6 + bi * 0.3);
         float len = rayLength * (0.04 + 0.32 * max(s * s * (0.6 + 0.6 * la_level), idle * (1.0 - la_level)));
         float fr = fract(m * bins);

@@ -75,11 +75,11 @@ void main() {
     // Nebula tinted by the key (chroma as a colour angle).
     vec2 cv = vec2(0.0);
     for (int k = 0; k < 12; k++) {
-        float ang = float(k) * TAU / 12.0;
+        float ang = mod(float(k) * 7.0, 12.0) * TAU / 12.0;   // circle of fifths
         cv += la_chroma[k] * vec2(cos(ang), sin(ang));
     }
     float keyHue = length(cv) > 0.05 ? atan(cv.y, cv.x) / TAU : 0.7 + 0.03 * sin(TIME * 0.1);
-    vec3 neb = 0.5 + 0.5 * cos(TAU * (keyHue + vec3(0.0, 0.33, 0.67)));
+    vec3 neb = mix(vec3(0.45, 0.4, 0.6), 0.5 + 0.5 * cos(TAU * (keyHue + vec3(0.0, 0.33, 0.67))), 0.6);
     float ang = atan(p.y, p.x);
     float swirl = 0.5 + 0.5 * sin(ang * 3.0 + rlen * 8.0 - TIME * 0.7);
     col += neb * exp(-rlen * (3.0 - 1.5 * la_bass_smooth)) * (0.15 + 0.6 * la_level) * (0.6 + 0.4 * swirl);

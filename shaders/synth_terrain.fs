@@ -12,10 +12,13 @@
     ]
 }*/
 
-#define RIDGES 26
+#define RIDGES 22
 
 float hash11(float x) {
-    return fract(sin(x * 91.345) * 47453.5453);
+    x = fract(x * 0.1031);
+    x *= x + 33.33;
+    x *= x + x;
+    return fract(x);
 }
 
 float noise1(float x) {
@@ -42,23 +45,24 @@ void main() {
     col += sunCol * 0.25 * exp(-max(sd - sr, 0.0) * 8.0) * (0.6 + 0.8 * la_level_smooth);
     // Stars.
     vec2 sg = floor(uv * vec2(aspect, 1.0) * 80.0);
-    col += step(0.996, hash11(sg.x * 17.0 + sg.y * 131.0)) * 0.7 * step(horizon + 0.05, uv.y);
+    col += step(0.996, hash11(sg.x * 17.0 + sg.y * 131.7)) * 0.7 * step(horizon + 0.05, uv.y);
 
     float fly = TIME * 0.4 * speed;
     float xs = (uv.x - 0.5) * aspect;
     // Painter's order: far ridges first, nearer ones cover them.
     for (int i = RIDGES - 1; i >= 0; i--) {
         float fi = float(i);
-        float z = 0.6 + fi * 0.25;
+        float z = 0.6 + fi * 0.3;
         float xw = xs * z;
         // Band position across the screen: bass on the left, highs on the right.
         float bpos = clamp(0.5 + xw * 0.45, 0.0, 1.0) * 7.0;
         float histX = 1.0 - (fi * 3.0 + 0.5) / 256.0;
-        float a = texture(la_history, vec2(histX, (4.0 + bpos + 0.5) / 12.0)).r;
+        float a = IMG_NORM_PIXEL(la_history, vec2(histX, (4.0 + bpos + 0.5) / 12.0)).r;
         // Valley in the middle, peaks rising to the sides.
         float side = smoothstep(0.1, 0.9, abs(xw));
         float idle = hills * 0.12 * (noise1(xw * 3.0 + fi * 0.7 + fly * 2.0) * 0.7 + noise1(xw * 9.0 - fi) * 0.3);
-        float h = idle * (0.3 + side) + peakHeight * 0.28 * a * a * (0.3 + 0.7 * side);
+        a = smoothstep(0.1, 1.0, a);
+        float h = idle * (0.3 + side) + peakHeight * 0.3 * a * (0.25 + 0.75 * side);
         float y = horizon - camH / z + h / z;
         if (uv.y < y + 0.004) {
             // Fill hides what is behind.

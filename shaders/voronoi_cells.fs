@@ -51,7 +51,7 @@ void main() {
 
     vec2 h = hash22(id1 + 17.0);
     int band = int(floor(h.x * 8.0));
-    float lvl = la_bands[band];
+    float lvl = smoothstep(0.2, 1.0, la_bands[band]);
     float idle = 0.25 + 0.2 * sin(TIME * 0.8 + h.y * TAU);
     float fill = max(lvl * react, idle * (1.0 - la_level));
 
