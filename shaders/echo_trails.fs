@@ -48,12 +48,17 @@ void main() {
         float dir = mod(floor(la_beats / 4.0), 2.0) * 2.0 - 1.0;
         float zoom = 1.0 - (0.006 + 0.03 * react * la_bass + 0.02 * react * la_kick) * zoomAmount;
         float ang = swirl * (0.004 + 0.02 * react * la_level_smooth) * dir;
+        float kf = clamp(TIMEDELTA * 30.0, 0.0, 2.0);
+        zoom = 1.0 - (1.0 - zoom) * kf;
+        ang *= kf;
         float ca = cos(ang), sa = sin(ang);
         vec2 q = mat2(ca, -sa, sa, ca) * p * zoom;
         vec2 fuv = q / vec2(aspect, 1.0) + 0.5;
         vec3 prev = IMG_NORM_PIXEL(trails, fuv).rgb;
-        prev = hueRotate(prev, 0.03 * hueDrift);
-        prev = max(prev * trailLength - 1.5 / 255.0, 0.0);
+        // Per-frame amounts are given for 30 fps and scaled to the real frame time.
+        float k = clamp(TIMEDELTA * 30.0, 0.0, 2.0);
+        prev = hueRotate(prev, 0.03 * hueDrift * k);
+        prev = max(prev * pow(trailLength, k) - 1.5 / 255.0, 0.0);
 
         vec3 add = vec3(0.0);
         float t = TIME * 0.7 + 0.6 * la_beats;

@@ -11,7 +11,7 @@
         {"NAME": "glowColor", "TYPE": "color", "DEFAULT": [1.0, 0.45, 0.8, 1.0], "LABEL": "Floor glow"}
     ],
     "PASSES": [
-        {"TARGET": "water", "PERSISTENT": true, "FLOAT": true, "WIDTH": "floor($WIDTH/2.0)", "HEIGHT": "floor($HEIGHT/2.0)"},
+        {"TARGET": "water", "PERSISTENT": true, "FLOAT": true, "WIDTH": "256", "HEIGHT": "floor(256.0*$HEIGHT/$WIDTH)"},
         {}
     ]
 }*/
@@ -46,7 +46,10 @@ void main() {
                 + IMG_NORM_PIXEL(water, uv - vec2(px.x, 0.0)).r
                 + IMG_NORM_PIXEL(water, uv + vec2(0.0, px.y)).r
                 + IMG_NORM_PIXEL(water, uv - vec2(0.0, px.y)).r;
-        float h = (2.0 * c.r - c.g + 0.45 * (n - 4.0 * c.r)) * damping;
+        // A fixed-size grid (256 wide) and a step scaled to the frame time keep the wave speed
+        // the same at any output size and frame rate (30 fps is one full step).
+        float k = clamp(TIMEDELTA * 30.0, 0.0, 1.0);
+        float h = (2.0 * c.r - c.g + 0.45 * k * k * (n - 4.0 * c.r)) * pow(damping, k);
 
         float r0 = 0.025 * dropSize;
         float beatId = floor(la_beats + 0.5);

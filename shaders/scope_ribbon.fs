@@ -61,7 +61,9 @@ void main() {
         float w = wave(x, shift) * amp * persp;
         float dx = 2.0 / RENDERSIZE.x;
         float slope = (wave(x + dx, shift) * amp * persp - w) / dx / aspect;
-        float d = abs(uv.y - y0 - w) / sqrt(1.0 + slope * slope);
+        // The slope correction keeps steep parts as thick as flat ones; capped so noisy
+        // (very steep) stretches do not smear into vertical streaks.
+        float d = abs(uv.y - y0 - w) / sqrt(1.0 + min(slope * slope, 9.0));
         float width = lineWidth * px * (1.5 + 3.0 * la_level) * persp;
         float core = smoothstep(width, 0.0, d);
         float glow = exp(-d / (width * 4.0 + 0.003));
