@@ -429,3 +429,13 @@ def bench_control(messages: int = 50_000, latency_samples: int = 1000) -> list[s
     from liveai.control.bench import bench_control as run
 
     return run(messages=messages, latency_samples=latency_samples)
+
+
+def bench_mixer(seconds: float = 5.0, venue_s: float = 50.0) -> list[str]:
+    """Mixer chain cost vs scipy's sosfilt, room estimator cost, venue simulation figures.
+
+    See :mod:`liveai.mixer.bench`.
+    """
+    from liveai.mixer.bench import bench_mixer as run
+
+    return run(seconds=seconds, venue_s=venue_s)

@@ -148,6 +148,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="datagrams per throughput row (default 50000)")
     bc.add_argument("--latency-samples", type=int, default=1000,
                     help="messages timed one by one per latency row (default 1000)")
+    bm = bsub.add_parser("mixer", parents=[common], help="mixer chain and room estimator cost, "
+                         "venue simulation", description="The mixer chain (stereo, 16 bands + "
+                         "limiter) per block next to scipy.signal.sosfilt with carried state, as "
+                         "a ratio and as % of one core; the room estimator's cost; and the "
+                         "simulated venue's figures (estimate error, flatness before/after, crowd "
+                         "error, time to converge).")
+    bm.add_argument("--seconds", type=_positive_seconds, default=5.0,
+                    help="seconds of audio per timing row (default 5)")
+    bm.add_argument("--venue-seconds", type=float, default=50.0,
+                    help="length of the simulated show; 0 skips it (default 50)")
 
     sc = sub.add_parser("scenes", parents=[common], help="check and preview scene shaders",
                         description="Scene shaders: ISF 2.0 (.fs) and Shadertoy (.glsl).")
@@ -355,6 +365,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if args.frames < 10:
             raise LiveAIError("--frames must be at least 10")
         for line in bench_visuals(_size(args.size), args.frames, args.scene):
+            print(line)
+        return 0
+    if args.bench == "mixer":
+        from liveai.benchmarks import bench_mixer
+
+        for line in bench_mixer(seconds=args.seconds, venue_s=args.venue_seconds):
             print(line)
         return 0
     if args.bench == "control":

@@ -45,10 +45,113 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _settle(p_coef, s, coef_cur, c, b):  # pragma: no cover - compiled
+    """True (and snapped to the target) when band ``b`` of channel ``c`` has finished gliding."""
+    d = 0.0
+    for k in range(5):
+        d = max(d, abs(p_coef[s, c, b, k] - coef_cur[c, b, k]))
+    if d < 1e-9:
+        for k in range(5):
+            coef_cur[c, b, k] = p_coef[s, c, b, k]
+        return True
+    return False
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _identity(coef_cur, c, b):  # pragma: no cover - compiled
+    return (coef_cur[c, b, 0] == 1.0 and coef_cur[c, b, 1] == 0.0 and coef_cur[c, b, 2] == 0.0
+            and coef_cur[c, b, 3] == 0.0 and coef_cur[c, b, 4] == 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _pass_identity(scratch, frames, zs, c, b):  # pragma: no cover - compiled
+    """An identity band: no math, but its history stays right for a later glide."""
+    z = zs[c, b]
+    if frames >= 2:
+        z[0], z[1] = scratch[frames - 1, c, 0], scratch[frames - 2, c, 0]
+    elif frames == 1:
+        z[1] = z[0]
+        z[0] = scratch[0, c, 0]
+    z[2], z[3] = z[0], z[1]
+
+
+@njit(cache=True, nogil=True)
+def _band_one(scratch, frames, coef_cur, zs, p_coef, s, c, b, a_s, settled):  # pragma: no cover
+    """One band of one channel over the block (DF-I), gliding its coefficients if not settled."""
+    cb = coef_cur[c, b]
+    z = zs[c, b]
+    x1, x2, y1, y2 = z[0], z[1], z[2], z[3]
+    b0, b1, b2, a1, a2 = cb[0], cb[1], cb[2], cb[3], cb[4]
+    if settled:
+        for i in range(frames):
+            v = scratch[i, c, 0]
+            y = b0 * v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
+            x2 = x1
+            x1 = v
+            y2 = y1
+            y1 = y
+            scratch[i, c, 0] = y
+    else:
+        t0, t1, t2, t3, t4 = (p_coef[s, c, b, 0], p_coef[s, c, b, 1], p_coef[s, c, b, 2],
+                              p_coef[s, c, b, 3], p_coef[s, c, b, 4])
+        for i in range(frames):
+            b0 += a_s * (t0 - b0)
+            b1 += a_s * (t1 - b1)
+            b2 += a_s * (t2 - b2)
+            a1 += a_s * (t3 - a1)
+            a2 += a_s * (t4 - a2)
+            v = scratch[i, c, 0]
+            y = b0 * v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
+            x2 = x1
+            x1 = v
+            y2 = y1
+            y1 = y
+            scratch[i, c, 0] = y
+        cb[0], cb[1], cb[2], cb[3], cb[4] = b0, b1, b2, a1, a2
+    z[0], z[1], z[2], z[3] = x1, x2, y1, y2
+
+
+@njit(cache=True, nogil=True)
+def _band_pair(scratch, frames, coef_cur, zs, c, b):  # pragma: no cover - compiled
+    """One settled band of channels ``c`` and ``c + 1`` together.
+
+    Two independent recurrences interleaved, so the CPU overlaps their latencies.
+    """
+    p, q = coef_cur[c, b], coef_cur[c + 1, b]
+    zp, zq = zs[c, b], zs[c + 1, b]
+    pb0, pb1, pb2, pa1, pa2 = p[0], p[1], p[2], p[3], p[4]
+    qb0, qb1, qb2, qa1, qa2 = q[0], q[1], q[2], q[3], q[4]
+    px1, px2, py1, py2 = zp[0], zp[1], zp[2], zp[3]
+    qx1, qx2, qy1, qy2 = zq[0], zq[1], zq[2], zq[3]
+    for i in range(frames):
+        u = scratch[i, c, 0]
+        v = scratch[i, c + 1, 0]
+        yp = pb0 * u + pb1 * px1 + pb2 * px2 - pa1 * py1 - pa2 * py2
+        yq = qb0 * v + qb1 * qx1 + qb2 * qx2 - qa1 * qy1 - qa2 * qy2
+        px2 = px1
+        px1 = u
+        py2 = py1
+        py1 = yp
+        qx2 = qx1
+        qx1 = v
+        qy2 = qy1
+        qy1 = yq
+        scratch[i, c, 0] = yp
+        scratch[i, c + 1, 0] = yq
+    zp[0], zp[1], zp[2], zp[3] = px1, px2, py1, py2
+    zq[0], zq[1], zq[2], zq[3] = qx1, qx2, qy1, qy2
+
+
 @njit(cache=True, nogil=True)
 def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, ring, lim, ilim,
-                misc, counts):  # pragma: no cover - compiled
-    """Process one block ``x`` (frames, channels) float32 into ``out`` (same shape) float32."""
+                misc, counts, scratch):  # pragma: no cover - compiled
+    """Process one block ``x`` (frames, channels) float32 into ``out`` (same shape) float32.
+
+    ``scratch`` (>= frames, channels, 2) float64 holds the wet and dry block between stages.
+    The EQ runs band by band over the whole block (coefficients and state in registers); a
+    band still gliding to new coefficients takes the per-sample glide path.
+    """
     frames, channels = x.shape
     n_bands = coef_cur.shape[1]
     look = ring.shape[0]
@@ -57,15 +160,51 @@ def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, 
     ceiling = p_misc[s, 1]
     a_s = p_misc[s, 2]
     rel = p_misc[s, 3]
-    # bands that still glide; the rest snap to their target once (exact, block-size free)
     for c in range(channels):
+        for i in range(frames):
+            v = np.float64(x[i, c])
+            if not np.isfinite(v):
+                v = 0.0
+                counts[0] += 1
+            elif v > 1e4:  # 80 dB over full scale: nothing real; keeps every stage finite
+                v = 1e4
+            elif v < -1e4:
+                v = -1e4
+            scratch[i, c, 0] = v
+            scratch[i, c, 1] = v
+    for b in range(n_bands):
+        c = 0
+        while c < channels:
+            settled = _settle(p_coef, s, coef_cur, c, b)
+            if settled and _identity(coef_cur, c, b):
+                _pass_identity(scratch, frames, zs, c, b)
+                c += 1
+            elif (settled and c + 1 < channels and _settle(p_coef, s, coef_cur, c + 1, b)
+                    and not _identity(coef_cur, c + 1, b)):
+                _band_pair(scratch, frames, coef_cur, zs, c, b)
+                c += 2
+            else:
+                _band_one(scratch, frames, coef_cur, zs, p_coef, s, c, b, a_s, settled)
+                c += 1
+    for c in range(channels):
+        # a filter state gone non-finite (cannot happen with clamped input; kept as a guard)
+        bad = False
         for b in range(n_bands):
-            d = 0.0
-            for k in range(5):
-                d = max(d, abs(p_coef[s, c, b, k] - coef_cur[c, b, k]))
-            if d < 1e-9:
-                for k in range(5):
-                    coef_cur[c, b, k] = p_coef[s, c, b, k]
+            for k in range(4):
+                if not np.isfinite(zs[c, b, k]):
+                    bad = True
+        if bad:
+            for b in range(n_bands):
+                for k in range(4):
+                    zs[c, b, k] = 0.0
+            for i in range(frames):
+                scratch[i, c, 0] = 0.0
+        g = gain_cur[c]
+        gt = p_gain[s, c]
+        for i in range(frames):
+            g += a_s * (gt - g)
+            scratch[i, c, 0] *= g
+        gain_cur[c] = g
     head = ilim[look]
     tail = ilim[look + 1]
     t = ilim[look + 2]
@@ -78,34 +217,9 @@ def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, 
         pos = t % look
         peak = 0.0
         for c in range(channels):
-            v = np.float64(x[i, c])
-            if not np.isfinite(v):
-                v = 0.0
-                counts[0] += 1
-            dry = v
-            for b in range(n_bands):
-                cb = coef_cur[c, b]
-                if cb[0] != p_coef[s, c, b, 0] or cb[1] != p_coef[s, c, b, 1] or \
-                        cb[2] != p_coef[s, c, b, 2] or cb[3] != p_coef[s, c, b, 3] or \
-                        cb[4] != p_coef[s, c, b, 4]:
-                    for k in range(5):
-                        cb[k] += a_s * (p_coef[s, c, b, k] - cb[k])
-                z = zs[c, b]
-                y = cb[0] * v + cb[1] * z[0] + cb[2] * z[1] - cb[3] * z[2] - cb[4] * z[3]
-                z[1] = z[0]
-                z[0] = v
-                z[3] = z[2]
-                z[2] = y
-                v = y
-            if not np.isfinite(v):
-                for b in range(n_bands):
-                    for k in range(4):
-                        zs[c, b, k] = 0.0
-                v = 0.0
-            gain_cur[c] += a_s * (p_gain[s, c] - gain_cur[c])
-            v *= gain_cur[c]
+            v = scratch[i, c, 0]
             ring[pos, c, 0] = v
-            ring[pos, c, 1] = dry
+            ring[pos, c, 1] = scratch[i, c, 1]
             a = abs(v)
             if a > peak:
                 peak = a
@@ -216,6 +330,7 @@ class Chain:
         self.ilim = np.zeros(look + 3, dtype=np.int64)
         self.misc = np.zeros(2)
         self.counts = np.zeros(2, dtype=np.int64)
+        self.scratch = np.zeros((1024, channels, 2))
         self.reset()
 
     @property
@@ -279,6 +394,9 @@ class Chain:
         """Process ``block`` (frames, channels) float32; returns ``out``, same shape, float32."""
         if out is None:
             out = np.empty(block.shape, dtype=np.float32)
+        if block.shape[0] > self.scratch.shape[0]:  # once, for a longer block than ever before
+            self.scratch = np.zeros((block.shape[0], self.channels, 2))
         chain_block(block, out, self.p_coef, self.p_gain, self.p_misc, self.active, self.coef_cur,
-                    self.zs, self.gain_cur, self.ring, self.lim, self.ilim, self.misc, self.counts)
+                    self.zs, self.gain_cur, self.ring, self.lim, self.ilim, self.misc, self.counts,
+                    self.scratch)
         return out
