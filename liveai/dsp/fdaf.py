@@ -69,7 +69,7 @@ class PartitionedModel:
     """
 
     def __init__(self, frame: int, partitions: int, max_offset: int = 8, reg: float = 1e-6,
-                 proportion: float = 0.5) -> None:
+                 proportion: float = 0.95) -> None:
         self.frame = int(frame)
         self.partitions = int(partitions)
         self.max_offset = int(max_offset)

@@ -90,9 +90,13 @@ class RoomEstimator:
         self._model_to_bin = np.minimum(np.arange(n + 1) // 2, nb - 1)  # 2N-FFT bins -> N-FFT bins
         hop_s = n / sr
         self._a_avg = 1.0 - math.exp(-hop_s / config.average_s)
-        self._a_leak = 1.0 - math.exp(-hop_s / 8.0)  # leak regression memory, ~8 s
+        self._a_leak = 1.0 - math.exp(-hop_s / 15.0)  # leak regression memory, ~15 s
+        self._a_short = 1.0 - math.exp(-hop_s / 0.5)  # band powers smoothed over ~0.5 s
         self._a_model = 1.0 - math.exp(-hop_s / 2.0)  # model average over ~2 s
+        self.step_floor = 0.5  # smallest share of the step a crowd-dominated bin keeps
         nbk = self.freqs_hz.size
+        self._se = np.zeros(nbk)
+        self._sy = np.zeros(nbk)
         self._m_e = np.zeros(nbk)
         self._m_y = np.zeros(nbk)
         self._c_ye = np.zeros(nbk)
@@ -137,7 +141,7 @@ class RoomEstimator:
         # per-bin step: full where the programme dominates the mic, smaller where the crowd does
         # (adaptation noise grows with the noise the model cannot explain)
         share = self._syy / np.maximum(self._syy + self._see, _FLOOR)
-        step = self.config.adapt_step * np.maximum(share[self._model_to_bin], 0.5)
+        step = self.config.adapt_step * np.maximum(share[self._model_to_bin], self.step_floor)
         _, _, e = self.model.process(ref, mic, step,
                                           min_norm=self._bin_floor * self.model.partitions,
                                           average=self._a_model)
@@ -158,6 +162,9 @@ class RoomEstimator:
         # leak regression per band: residual power against model-output power, over time
         be = self._bucket_m @ pee * self._scale
         by = self._bucket_m @ pyy * self._scale
+        self._se += self._a_short * (be - self._se)
+        self._sy += self._a_short * (by - self._sy)
+        be, by = self._se, self._sy
         b = self._a_leak
         self._m_e += b * (be - self._m_e)
         self._m_y += b * (by - self._m_y)
