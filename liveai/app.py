@@ -31,7 +31,7 @@ from liveai.control.osc_out import FeatureSender
 from liveai.errors import DeviceError, LiveAIError
 from liveai.frame import INPUT_ENDED, INPUT_LOST, INPUT_OK, SOURCE_KINDS, SharedRecord, new_frame
 from liveai.log import RateLimitedLogger
-from liveai.params import ParameterStore, engine_store
+from liveai.params import ParameterStore, SharedParams, engine_store
 from liveai.process import terminate
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,25 @@ def build_source(config: ShowConfig, *, demo: bool = False, file: str | None = N
     return DeviceSource(**stream_kwargs)
 
 
+def seed_from_preset(store: ParameterStore, config: ShowConfig) -> None:
+    """Start the show's parameters at the preset's values (source ``preset``)."""
+    v = config.visuals
+    for address, value in (
+        ("/liveai/master/intensity", v.intensity),
+        ("/liveai/visual/latency_ms", v.visual_latency_ms),
+        ("/liveai/transition/duration", v.transition.duration),
+        ("/liveai/transition/unit", v.transition.unit),
+        ("/liveai/transition/quantize", v.transition.quantize),
+        ("/liveai/autopilot/enabled", v.autopilot.enabled),
+        ("/liveai/autopilot/mode", v.autopilot.mode),
+        ("/liveai/autopilot/change_on", v.autopilot.change_on),
+        ("/liveai/autopilot/every", v.autopilot.every),
+    ):
+        result = store.set(address, value, source="preset")
+        if not result.ok:
+            log.warning("preset value for %s not taken: %s", address, result.message)
+
+
 class ProjectorSupervisor:
     """Starts one projector child process and restarts it whenever it dies.
 
@@ -106,9 +125,14 @@ class ProjectorSupervisor:
     """
 
     def __init__(self, record: SharedRecord, slot: int, config: ProjectorConfig,
-                 headless: bool, preset: Path | None = None) -> None:
+                 headless: bool, preset: Path | None = None,
+                 params: Path | None = None,
+                 on_scene: Callable[[int], None] | None = None) -> None:
         self.record = record
+        self.on_scene = on_scene
+        self._scene_changes = 0
         self.preset = preset
+        self.params = params
         self.slot = int(slot)
         self.config = config
         self.headless = bool(headless)
@@ -126,6 +150,8 @@ class ProjectorSupervisor:
                "--slot", str(self.slot), "--size", f"{c.width}x{c.height}", "--fps", str(c.fps)]
         if self.preset is not None:
             cmd += ["--preset", str(self.preset)]
+        if self.params is not None:
+            cmd += ["--params", str(self.params)]
         if self.headless:
             cmd.append("--headless")
         else:
@@ -171,6 +197,10 @@ class ProjectorSupervisor:
         started = time.monotonic()
         while not self._stop.wait(0.1):
             proc = self._proc
+            status = self.record.status[self.slot]
+            if self.on_scene is not None and int(status["scene_changes"]) != self._scene_changes:
+                self._scene_changes = int(status["scene_changes"])
+                self.on_scene(int(status["scene_index"]))
             if proc is None or proc.poll() is None:
                 if proc is not None and self._hung():
                     log.warning("projector %d stopped drawing for %.0f s; killing it",
@@ -293,8 +323,13 @@ class Engine:
         self.source = source
         self.headless = headless
         self.on_frame = on_frame
-        #: Every controllable value; OSC (and later OSCQuery, MIDI, presets) write here.
-        self.params: ParameterStore = engine_store()
+        #: Every controllable value; OSC (and later OSCQuery, MIDI, presets) write here. Its
+        #: numeric snapshot lives in shared memory, where the projectors read it.
+        self.shared_params = SharedParams.create()
+        self.params: ParameterStore = engine_store(self.shared_params.capacity,
+                                                   self.shared_params.buffer)
+        self.shared_params.follow(self.params)
+        seed_from_preset(self.params, config)
         self.osc_in: OscServer | None = None
         if config.control.osc_port:  # bound now: a port in use fails before anything starts
             self.osc_in = OscServer(self.params, config.control)
@@ -308,7 +343,8 @@ class Engine:
         self.projectors: list[ProjectorSupervisor] = []
         if projector and config.projector.enabled:
             self.projectors.append(ProjectorSupervisor(self.record, 0, config.projector, headless,
-                                                       preset))
+                                                       preset, self.shared_params.path,
+                                                       self._scene_shown))
         self.osc_out: FeatureSender | None = None
         if config.osc_out.targets:
             self.osc_out = FeatureSender(self.record, config.osc_out.targets,
@@ -368,11 +404,16 @@ class Engine:
             self._analysis.join(timeout=5.0)
         self.source.stop()
 
+    def _scene_shown(self, index: int) -> None:
+        """The projector changed scene (autopilot, keys): tell the store, so tablets follow."""
+        self.params.set("/liveai/scene/index", index, source="projector")
+
     def close(self) -> None:
         """Release the shared record and the OSC socket."""
         if self.osc_in is not None:
             self.osc_in.stop()
         self.record.close()
+        self.shared_params.close()
 
     # -- the analysis thread -------------------------------------------------------------------
     def _analyse(self) -> None:

@@ -94,6 +94,8 @@ STATUS_DTYPE = np.dtype(
         ("width", "<i4"),
         ("height", "<i4"),
         ("quit_requested", "<i4"),  # the user closed the window
+        ("scene_index", "<i4"),  # the scene on screen (the target, once a transition starts)
+        ("scene_changes", "<i8"),  # scene changes so far (autopilot, keys, OSC)
     ],
     align=True,
 )

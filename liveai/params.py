@@ -855,7 +855,10 @@ class SharedParams:
             os.close(fd)
         self.capacity = size // 8 - ParamSnapshot.HEADER_WORDS
         self.snapshot = ParamSnapshot(self.capacity, self._mm)
+        self.strings_path = self.path.with_name(self.path.name[: -len(self.SUFFIX)]
+                                                + ".params.strings.json")
         self._slots: dict[str, tuple[int, int]] = {}
+        self._choices: dict[str, tuple[str, ...]] = {}
         self._loaded_layout = -1
 
     @property
@@ -897,6 +900,23 @@ class SharedParams:
                                  "registration")
         store.subscribe_layout(lambda: self.publish_layout(store))
         self.publish_layout(store)
+        # The snapshot carries only a string's change count; its text goes to a JSON file that
+        # a listener rewrites (atomically) right after each change (see string()).
+        strings = {s.address: s.default for s in store.specs() if s.kind == ParamType.STRING}
+
+        def on_change(address: str, value: Any, _source: str) -> None:
+            if isinstance(value, str):
+                strings[address] = value
+                self._write_json(self.strings_path, json.dumps(strings))
+
+        store.subscribe(on_change)
+        self._write_json(self.strings_path, json.dumps(strings))
+
+    @staticmethod
+    def _write_json(path: Path, text: str) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
 
     def publish_layout(self, store: ParameterStore) -> None:
         """Write the layout JSON atomically (a reader never sees half a file)."""
@@ -916,6 +936,7 @@ class SharedParams:
         if doc.get("layout_version") != version:
             return  # the header moved first; the file follows in a moment
         self._slots = {p["address"]: (p["slot"], p["size"]) for p in doc["parameters"]}
+        self._choices = {p["address"]: tuple(p.get("choices") or ()) for p in doc["parameters"]}
         self._loaded_layout = version
 
     def slot(self, address: str) -> tuple[int, int] | None:
@@ -939,6 +960,24 @@ class SharedParams:
                 if self.snapshot.sequence == s0:
                     return tuple(float(v) for v in out)
 
+    def choices(self, address: str) -> tuple[str, ...]:
+        """The choices of a choice parameter (its snapshot slot holds the index), or ()."""
+        self._refresh()
+        return self._choices.get(address, ())
+
+    def string(self, address: str) -> str | None:
+        """The text of a string parameter (reader side), or None when unknown.
+
+        The file is written by the store's listener, which runs after the value is stored and
+        its change count published; a reader that saw the count move may read the file a moment
+        before it is replaced, so call again when the count moves again or poll briefly.
+        """
+        try:
+            value = json.loads(self.strings_path.read_text(encoding="utf-8")).get(address)
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, str) else None
+
     def close(self) -> None:
         """Unmap; the owner also removes the files."""
         self.snapshot = None  # drop the views before closing the map
@@ -949,6 +988,7 @@ class SharedParams:
         if self.owner:
             self.path.unlink(missing_ok=True)
             self.layout_path.unlink(missing_ok=True)
+            self.strings_path.unlink(missing_ok=True)
 
 
 # -- the engine's own parameters ---------------------------------------------------------------
@@ -964,31 +1004,36 @@ _F, _I, _B, _C, _S, _T = (ParamType.FLOAT, ParamType.INT, ParamType.BOOL, ParamT
 #: Show-wide parameters every engine has. Features add their own (every ISF INPUT of a loaded
 #: scene, the mixer's bands) with :meth:`ParameterStore.register`.
 ENGINE_PARAMETERS: tuple[ParamSpec, ...] = (
-    _p("/master/intensity", _F, 1.0, 0.0, 1.0, "", "overall brightness of the visuals"),
-    _p("/master/blackout", _B, False, doc="projector output black (the show keeps running)"),
-    _p("/master/freeze", _B, False, doc="hold the current picture"),
+    _p("/master/intensity", _F, 1.0, 0.0, 1.0, "", "overall brightness of the visuals", wired=True),
+    _p("/master/blackout", _B, False, doc="projector output black (the show keeps running)",
+       wired=True),
+    _p("/master/freeze", _B, False, doc="hold the current picture", wired=True),
     _p("/visual/latency_ms", _F, 40.0, 0.0, 1000.0, "ms",
-       "projector + display delay: predicted beats fire this much early"),
+       "projector + display delay: predicted beats fire this much early", wired=True),
     _p("/tempo/tap", _T, doc="tap the tempo (several taps set it)"),
     _p("/tempo/resync", _T, doc="the next beat is the first of a bar"),
     _p("/tempo/nudge/forward", _T, doc="move the beat grid later by tempo/nudge_ms"),
     _p("/tempo/nudge/back", _T, doc="move the beat grid earlier by tempo/nudge_ms"),
     _p("/tempo/nudge_ms", _F, 10.0, 1.0, 100.0, "ms", "size of one nudge"),
-    _p("/scene/name", _S, "", doc="scene to show, by name (empty: the preset's first)"),
-    _p("/scene/index", _I, 0, 0, 255, "", "scene to show, by position in the preset (0-based)"),
-    _p("/scene/next", _T, doc="go to the next scene"),
-    _p("/scene/previous", _T, doc="go to the previous scene"),
-    _p("/transition/duration", _F, 4.0, 0.0, 600.0, "", "crossfade length, in transition/unit"),
+    _p("/scene/name", _S, "", doc="scene to show, by name (empty: the preset's first)", wired=True),
+    _p("/scene/index", _I, 0, 0, 255, "", "scene to show, by position in the preset (0-based)",
+       wired=True),
+    _p("/scene/next", _T, doc="go to the next scene", wired=True),
+    _p("/scene/previous", _T, doc="go to the previous scene", wired=True),
+    _p("/transition/duration", _F, 4.0, 0.0, 600.0, "", "crossfade length, in transition/unit",
+       wired=True),
     _p("/transition/unit", _C, "beats", doc="unit of transition/duration",
-       choices=("beats", "seconds")),
+       choices=("beats", "seconds"), wired=True),
     _p("/transition/quantize", _C, "beat", doc="a change starts on the next beat or bar "
-       "(none: at once)", choices=("none", "beat", "bar")),
-    _p("/autopilot/enabled", _B, True, doc="let the autopilot change scenes"),
+       "(none: at once)", choices=("none", "beat", "bar"), wired=True),
+    _p("/autopilot/enabled", _B, True, doc="let the autopilot change scenes", wired=True),
     _p("/autopilot/mode", _C, "no-repeat", doc="order: sequence, random, no-repeat (random, "
-       "never the same twice until all played)", choices=("sequence", "random", "no-repeat")),
+       "never the same twice until all played)", choices=("sequence", "random", "no-repeat"),
+       wired=True),
     _p("/autopilot/change_on", _C, "phrase", doc="boundary a change waits for",
-       choices=("beat", "bar", "phrase")),
-    _p("/autopilot/every", _I, 2, 1, 1000, "", "change after this many beats / bars / phrases"),
+       choices=("beat", "bar", "phrase"), wired=True),
+    _p("/autopilot/every", _I, 2, 1, 1000, "", "change after this many beats / bars / phrases",
+       wired=True),
     _p("/mixer/bypass", _B, False, doc="PA processing bypassed (the signal passes untouched)"),
     _p("/mixer/lock", _B, False, doc="freeze the automatic EQ and gain where they are"),
     _p("/mixer/max_boost_db", _F, 6.0, 0.0, 12.0, "dB",

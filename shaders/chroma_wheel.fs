@@ -83,5 +83,5 @@ void main() {
     float dd = length(pr - dp * dr);
     col += hsv(di / n, saturation * 0.7, 1.0) * smoothstep(0.012 + 0.01 * s, 0.004, dd) * (0.3 + s);
 
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

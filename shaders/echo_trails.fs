@@ -97,6 +97,6 @@ void main() {
         col.g = IMG_NORM_PIXEL(trails, uv).g;
         col.b = IMG_NORM_PIXEL(trails, uv - dir).b;
         col *= smoothstep(1.3, 0.4, length(p));
-        gl_FragColor = vec4(col * la_intensity, 1.0);
+        gl_FragColor = vec4(col, 1.0);
     }
 }

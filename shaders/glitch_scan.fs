@@ -93,5 +93,5 @@ void main() {
     col += 0.06 * exp(-abs(fract(isf_FragNormCoord.y - TIME * 0.15) - 0.5) * 20.0);
     // Flicker on the beat.
     col *= 0.9 + 0.25 * la_beat_ahead;
-    gl_FragColor = vec4(clamp(col, 0.0, 1.0) * la_intensity, 1.0);
+    gl_FragColor = vec4(clamp(col, 0.0, 1.0), 1.0);
 }

@@ -79,5 +79,5 @@ void main() {
     col *= smoothstep(1.7, 0.2, r);
     col += pal(hue + 0.2) * exp(-r * 5.0) * (0.15 + 1.2 * react * la_beat_ahead);
     col = col / (1.0 + 0.5 * col);
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

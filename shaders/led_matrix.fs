@@ -85,5 +85,5 @@ void main() {
     float dot_ = smoothstep(0.42, 0.3, d);
     float halo = exp(-d * 5.0) * 0.35;
     vec3 col = vec3(0.035, 0.04, 0.05) * dot_ + c * (dot_ + halo);
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

@@ -72,5 +72,5 @@ void main() {
     // Snare: the rims flash white.
     col += vec3(1.0) * la_snare * react * exp(-abs(f - 1.0) * 10.0) * 0.7;
 
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

@@ -90,5 +90,5 @@ void main() {
     col += neon(hue) * ring * fog * la_beat_ahead * 0.6 * react;
 
     col = col / (1.0 + 0.4 * col);
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

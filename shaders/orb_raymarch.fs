@@ -115,5 +115,5 @@ void main() {
         }
     }
     col = 1.0 - exp(-col * 1.4);
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

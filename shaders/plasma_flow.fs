@@ -88,5 +88,5 @@ void main() {
     // Brightness swell on the predicted beat.
     col *= 0.75 + 0.25 * la_level_smooth + 0.35 * react * la_beat_ahead;
 
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

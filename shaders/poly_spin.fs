@@ -67,5 +67,5 @@ void main() {
     col += colorA.rgb * exp(-r * 20.0) * (0.3 + react * la_kick);
     col += colorB.rgb * 0.05 * (1.0 - smoothstep(0.0, 1.0, r));
     col = 1.0 - exp(-col * 1.3);
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

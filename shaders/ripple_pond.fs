@@ -96,6 +96,6 @@ void main() {
         float spec = pow(max(dot(reflect(-l, nrm), vec3(0.0, 0.0, 1.0)), 0.0), 60.0);
         col += vec3(1.0) * spec * 0.8;
         col *= smoothstep(1.3, 0.4, length((uv - 0.5) * vec2(aspect, 1.0)));
-        gl_FragColor = vec4(col * la_intensity, 1.0);
+        gl_FragColor = vec4(col, 1.0);
     }
 }

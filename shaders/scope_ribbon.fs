@@ -78,5 +78,5 @@ void main() {
     col *= 0.85 + 0.15 * sin(uv.y * RENDERSIZE.y * 1.5);
     col *= smoothstep(1.2, 0.3, length((uv - 0.5) * vec2(aspect, 1.0)));
     col = col / (1.0 + 0.3 * col);
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

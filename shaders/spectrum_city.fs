@@ -115,5 +115,5 @@ void main() {
     }
     col += vec3(0.8, 0.4, 0.9) * 0.15 * exp(-abs(uv.y - horizon) * 60.0) * (0.5 + la_bass);
 
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

@@ -85,6 +85,6 @@ void main() {
         sky += sunColor.rgb * wave * 0.25;
         vec3 col = sky + direct + sum * shafts * (0.25 + 0.35 * la_level);
         col = 1.0 - exp(-col * 1.0);
-        gl_FragColor = vec4(col * la_intensity, 1.0);
+        gl_FragColor = vec4(col, 1.0);
     }
 }

@@ -92,5 +92,5 @@ void main() {
     col += vec3(1.0, 0.95, 0.9) * la_beat_ahead * react * exp(-rlen * 12.0) * 1.5;
 
     col = 1.0 - exp(-col * 1.2);
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

@@ -80,5 +80,5 @@ void main() {
     }
     // Horizon haze.
     col += vec3(0.8, 0.2, 0.6) * 0.2 * exp(-abs(uv.y - horizon) * 40.0);
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

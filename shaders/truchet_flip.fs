@@ -73,5 +73,5 @@ void main() {
     float grid = smoothstep(0.48, 0.5, max(abs(f.x), abs(f.y)));
     col += colorB.rgb * grid * (0.04 + 0.5 * react * la_beat_ahead);
     col *= smoothstep(1.5, 0.3, length(p));
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

@@ -72,5 +72,5 @@ void main() {
     col += vec3(1.0) * smoothstep(0.06, 0.0, d1) * (0.2 + la_hat * react);
 
     col *= smoothstep(1.4, 0.4, length(uv));
-    gl_FragColor = vec4(col * la_intensity, 1.0);
+    gl_FragColor = vec4(col, 1.0);
 }

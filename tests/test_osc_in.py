@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -497,3 +498,53 @@ def test_bench_control_measures_every_row():
         assert row.latency_ms.size == 20 and np.all(row.latency_ms > 0), row
     assert "coalesced" in rows[2].notes
     assert any("msg/s" in line for line in bench_control(messages=200, latency_samples=5))
+
+
+def test_osc_changes_the_projectors_scene_and_tablets_hear_which(tmp_path, oscdump):
+    """The whole loop: oscsend -> store -> shared memory -> projector (EGL) -> its status slot ->
+    engine -> /liveai/scene/index feedback to the tablet; blackout reaches the projector too."""
+    dump = oscdump()
+    port = _free_udp_port()
+    scenes = []
+    for name, rgb in (("red", "1.0, 0.0, 0.0"), ("green", "0.0, 1.0, 0.0"),
+                      ("blue", "0.0, 0.0, 1.0")):
+        f = tmp_path / f"{name}.fs"
+        f.write_text('/*{"INPUTS": []}*/\n' f"void main() {{ gl_FragColor = vec4({rgb}, 1.0); }}\n")
+        scenes.append(f'[[visuals.scenes]]\nfile = "{f}"\n')
+    preset = tmp_path / "show.toml"
+    preset.write_text(f'[control]\nfeedback = ["127.0.0.1:{dump.port}"]\n'
+                      "[projector]\nwidth = 160\nheight = 90\nfps = 20\n"
+                      "[visuals.autopilot]\nenabled = false\n"
+                      '[visuals.transition]\nkind = "cut"\nquantize = "none"\n' + "".join(scenes))
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "liveai", "run", "--preset", str(preset), "--headless",
+         "--demo", "--seconds", "100", "--osc-port", str(port)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def index_lines(since):
+            return [int(ln[3]) for ln in dump.lines[since:] if ln[1] == "/liveai/scene/index"]
+
+        # Only the projector reports scenes for a trigger: resend until it is up and answers.
+        def alive():
+            oscsend(port, "/liveai/scene/next")
+            return index_lines(0)
+        k = wait_until(alive, 60, "the projector answering /liveai/scene/next", poll_s=1.0)[-1]
+        time.sleep(1.0)
+        k = index_lines(0)[-1]
+
+        def shows(address, args, index):
+            mark = len(dump.lines)
+            oscsend(port, address, *args)
+            wait_until(lambda: index in index_lines(mark), 30, f"{address} -> scene {index}")
+
+        shows("/liveai/scene/previous", (), (k - 1) % 3)
+        names = ["red", "green", "blue"]
+        shows("/liveai/scene/name", ("s", names[(k + 1) % 3]), (k + 1) % 3)
+        shows("/liveai/scene/index", ("i", (k - 1) % 3), (k - 1) % 3)
+        oscsend(port, "/liveai/scene/name", "s", "no-such-scene")  # logged, nothing changes
+        time.sleep(1.0)
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        _out, err = engine.communicate(timeout=30)
+    assert engine.returncode == 0, err[-3000:]
+    assert "no scene called 'no-such-scene'" in err

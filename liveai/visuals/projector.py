@@ -19,6 +19,7 @@ from liveai import log as liveai_log
 from liveai.config import VisualsConfig, load_show
 from liveai.errors import LiveAIError
 from liveai.frame import SharedRecord, new_frame
+from liveai.params import SharedParams
 from liveai.visuals.scene import RenderClock
 from liveai.visuals.show import VisualShow
 
@@ -177,9 +178,102 @@ def _handle_keys(show: VisualShow, keys: list[str]) -> None:
                 layer.mtime_ns = -1
 
 
+class ParamFollower:
+    """Applies the engine's parameters (read lock-free from shared memory) to the show.
+
+    Parameters
+    ----------
+    params : SharedParams
+        Attached to the engine's snapshot.
+    show : VisualShow
+        What the values steer.
+    """
+
+    def __init__(self, params: SharedParams, show: VisualShow) -> None:
+        self.params = params
+        self.show = show
+        self._version = -1
+        self._last: dict[str, object] = {}
+        self._name_retry_until = 0.0
+        self._name_seen = ""
+
+    def _changed(self, address: str) -> tuple[bool, object]:
+        value = self.params.value(address)
+        old = self._last.get(address)
+        self._last[address] = value
+        return value is not None and old is not None and value != old, value
+
+    def poll(self, now_s: float) -> None:
+        """Read the snapshot if it moved and act on what changed (call once per frame)."""
+        version = self.params.snapshot.version
+        pending_name = now_s < self._name_retry_until
+        if version == self._version and not pending_name:
+            return
+        first = self._version < 0
+        self._version = version
+        show = self.show
+        p = self.params
+        get = p.value
+        for address, apply in (
+            ("/liveai/master/intensity", lambda v: setattr(show, "intensity", float(v))),
+            ("/liveai/master/blackout", lambda v: setattr(show, "blackout", bool(v))),
+            ("/liveai/master/freeze", lambda v: setattr(show, "freeze", bool(v))),
+            ("/liveai/visual/latency_ms",
+             lambda v: setattr(show.resources.audio, "visual_latency_s", float(v) / 1000.0)),
+        ):
+            v = get(address)
+            if v is not None:
+                apply(v)
+        show.set_transition(duration=get("/liveai/transition/duration"),
+                            unit=_choice(p, "/liveai/transition/unit"),
+                            quantize=_choice(p, "/liveai/transition/quantize"))
+        enabled = get("/liveai/autopilot/enabled")
+        every = get("/liveai/autopilot/every")
+        show.set_autopilot(enabled=None if enabled is None else bool(enabled),
+                           mode=_choice(p, "/liveai/autopilot/mode"),
+                           change_on=_choice(p, "/liveai/autopilot/change_on"),
+                           every=None if every is None else int(every))
+        # Scene changes: only what moved since the last look (the first look just records).
+        moved, index = self._changed("/liveai/scene/index")
+        if (moved or first) and index is not None:
+            # A (re)started projector goes to the scene the store says, not the preset's first.
+            self._request(int(index))
+        moved, _ = self._changed("/liveai/scene/next")
+        if moved and not first:
+            show.next_scene_in_order(+1)
+        moved, _ = self._changed("/liveai/scene/previous")
+        if moved and not first:
+            show.next_scene_in_order(-1)
+        moved, _ = self._changed("/liveai/scene/name")
+        if moved and not first:
+            self._name_retry_until = now_s + 0.5  # the text follows its counter in a moment
+        if now_s < self._name_retry_until:
+            name = p.string("/liveai/scene/name")
+            if name and name != self._name_seen:
+                self._name_seen = name
+                self._name_retry_until = 0.0
+                self._request(name)
+
+    def _request(self, target: str | int) -> None:
+        try:
+            self.show.request(target)
+        except KeyError as exc:
+            log.warning("scene change ignored: %s", exc.args[0])
+
+
+def _choice(params: SharedParams, address: str) -> str | None:
+    """The name of a choice parameter's current value (the snapshot holds its index)."""
+    v = params.value(address)
+    choices = params.choices(address)
+    if v is None or not choices:
+        return None
+    i = int(v)
+    return choices[i] if 0 <= i < len(choices) else None
+
+
 def run(record_path: str, slot: int, width: int, height: int, fps: float, headless: bool,
         monitor: str = "", fullscreen: bool = False, vsync: bool = True,
-        preset: str | None = None) -> int:
+        preset: str | None = None, params_path: str | None = None) -> int:
     """Render until told to stop. Returns the process exit code."""
     # The audio engine comes first: on a loaded machine the projector yields the CPU to it.
     try:
@@ -208,6 +302,13 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
         except LiveAIError as exc:
             log.error("projector: %s; using the default scenes", exc)
     show = VisualShow(surface.ctx, visuals, base_dir)
+    follower = None
+    if params_path:
+        try:
+            follower = ParamFollower(SharedParams.attach(params_path), show)
+        except (OSError, ValueError) as exc:
+            log.error("projector: cannot read the engine's parameters (%s); OSC control of "
+                      "the visuals is off", exc)
     frame = new_frame()
     t_start = time.monotonic()
     t_prev = None
@@ -227,6 +328,8 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
             t_frame = time.monotonic()
             record.read(frame)  # on a failed read `frame` keeps the last good one
             _handle_keys(show, surface.take_keys())
+            if follower is not None:
+                follower.poll(t_frame - t_start)
             clock = RenderClock(time_s=t_frame - t_start,
                                 delta_s=0.0 if t_prev is None else t_frame - t_prev,
                                 frame_index=frames, date=RenderClock.date_now())
@@ -243,6 +346,10 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
             status["frames_rendered"] = frames
             status["heartbeat_ns"] = time.monotonic_ns()
             status["fps"] = fps_avg
+            shown = show.transition.target if show.transition is not None else show.current
+            if shown != status["scene_index"] or frames == 1:
+                status["scene_index"] = shown
+                status["scene_changes"] += 1
             status["width"], status["height"] = surface.size
             # Pace offscreen rendering, and windows whose swap does not wait for a refresh
             # (no vsync, or a virtual display). A swap that waited is the display's pace.
@@ -276,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--no-vsync", dest="vsync", action="store_false")
     p.add_argument("--preset", default=None, help="preset file with the [visuals] table")
+    p.add_argument("--params", default=None, help="the engine's shared parameter snapshot")
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
     liveai_log.configure(args.verbose)
@@ -285,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("--size must look like 1280x720, not %r", args.size)
         return 2
     return run(args.record, args.slot, width, height, args.fps, args.headless, args.monitor,
-               args.fullscreen, args.vsync, args.preset)
+               args.fullscreen, args.vsync, args.preset, args.params)
 
 
 if __name__ == "__main__":

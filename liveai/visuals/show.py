@@ -11,6 +11,7 @@ and is swapped in only when it compiled.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -419,7 +420,32 @@ class VisualShow:
             No such scene.
         """
         idx = self.index_of(target)
+        if (self.transition is not None and idx == self.transition.target) or (
+                self.transition is None and idx == self.current):
+            self._pending = None  # already there (or on the way)
+            return
         self._pending = (idx, quantize or self.config.transition.quantize)
+
+    def next_scene_in_order(self, step: int = 1) -> int:
+        """Request the scene ``step`` places after the current one in the playlist."""
+        idx = (self.current + step) % len(self.layers)
+        self.request(idx)
+        return idx
+
+    def set_transition(self, **changes: Any) -> None:
+        """Change the transition settings live (None values are left as they are)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if changes:
+            self.config = dataclasses.replace(
+                self.config, transition=dataclasses.replace(self.config.transition, **changes))
+
+    def set_autopilot(self, **changes: Any) -> None:
+        """Change the autopilot settings live (None values are left as they are)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if changes and any(getattr(self.config.autopilot, k) != v for k, v in changes.items()):
+            self.config = dataclasses.replace(
+                self.config, autopilot=dataclasses.replace(self.config.autopilot, **changes))
+            self._count, self._goal = 0, self._next_goal()
 
     def next_scene(self, quantize: str | None = None) -> int:
         """Pick the next scene by the autopilot's mode and request it; returns its index."""
@@ -516,6 +542,8 @@ class VisualShow:
             return
         tc = self.config.transition
         dur = tc.duration * (self._beat_s() if tc.unit == "beats" else 1.0)
+        log.info("scene %d/%d: %s (%s)", target + 1, len(self.layers), self.layers[target].name,
+                 "cut" if tc.kind == "cut" or dur <= 0 else f"{tc.kind}, {dur:.1f} s")
         if tc.kind == "cut" or dur <= 0:
             self.current = target
             self.transition = None

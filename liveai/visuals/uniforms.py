@@ -60,7 +60,8 @@ AUDIO_UNIFORMS: tuple[tuple[str, str, str], ...] = (
     ("la_crowd", "float", "crowd noise level 0..1 at the room mic (0 without the mixer)"),
     ("la_pitch_class", "int", "strongest pitch class 0 = C .. 11 = B; -1 in silence"),
     ("la_chroma[12]", "float", "pitch-class energies C..B, 0..1"),
-    ("la_intensity", "float", "master intensity 0..1 set by the operator"),
+    ("la_intensity", "float", "master intensity 0..1 set by the operator (the host already dims "
+     "the output by it: read it to tame strobes, not to dim)"),
     ("la_spectrum", "sampler2D",
      f"{SPECTRUM_BINS}x1 spectrum, 0..1 (WebAudio's -100..-30 dB mapping), low to high"),
     ("la_waveform", "sampler2D", f"{WAVEFORM_SAMPLES}x1 waveform, centred on 0.5"),
