@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from liveai.analysis.pipeline import FrameAnalyzer, warm_up
+from liveai.analysis.rhythm import BeatTracker
 from liveai.audio.devices import find_device
 from liveai.audio.ring import SpscRing
 from liveai.audio.sources import DemoSource, DeviceSource, FileSource, Source
@@ -89,6 +90,38 @@ def build_source(config: ShowConfig, *, demo: bool = False, file: str | None = N
                     "instead. Run 'liveai devices' to pick an input.")
         return demo_source()
     return DeviceSource(**stream_kwargs)
+
+
+class TempoHands:
+    """The performer's tap, nudge and resync, read from the parameter snapshot each hop.
+
+    Triggers are counters in the snapshot (lock-free reads); the analysis thread applies what
+    moved since the last hop to the beat tracker, so nothing waits on the OSC thread.
+    """
+
+    def __init__(self, store: ParameterStore, tracker: BeatTracker) -> None:
+        self.snapshot = store.snapshot
+        self.tracker = tracker
+        self.slots = {name: store.slot(f"/liveai/tempo/{name}")
+                      for name in ("tap", "resync", "nudge/forward", "nudge/back", "nudge_ms")}
+        self.last = {name: self.snapshot.value(slot) for name, slot in self.slots.items()}
+
+    def poll(self) -> None:
+        """Apply every trigger that fired since the last call."""
+        for name in ("tap", "resync", "nudge/forward", "nudge/back"):
+            value = self.snapshot.value(self.slots[name])
+            if value == self.last[name]:
+                continue
+            fired = int(value - self.last[name])
+            self.last[name] = value
+            nudge_ms = self.snapshot.value(self.slots["nudge_ms"])
+            for _ in range(max(0, min(fired, 16))):
+                if name == "tap":
+                    self.tracker.tap()
+                elif name == "resync":
+                    self.tracker.resync()
+                else:
+                    self.tracker.nudge(nudge_ms if name == "nudge/forward" else -nudge_ms)
 
 
 def seed_from_preset(store: ParameterStore, config: ShowConfig) -> None:
@@ -339,6 +372,7 @@ class Engine:
         self.ring = SpscRing(capacity, source.channels)
         self.analyzer = FrameAnalyzer(sr, config.analysis.hop_length, config.analysis.n_fft,
                                       source.channels)
+        self._hands = TempoHands(self.params, self.analyzer.beats)
         self.record = SharedRecord.create()
         self.projectors: list[ProjectorSupervisor] = []
         if projector and config.projector.enabled:
@@ -445,6 +479,7 @@ class Engine:
             try:
                 if available >= hop:
                     self.ring.read(hop_buf)
+                self._hands.poll()
                 self.analyzer.process_hop(hop_buf, frame)
                 st = self.source.stats()
                 frame["frame_index"] = self.feature_frames

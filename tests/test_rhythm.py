@@ -306,3 +306,53 @@ def test_downbeats_follow_the_kick_on_one(rng):
     assert f_measure(est, [o for o in ones if o > 10.0]) >= 0.9
     # one bar per four beats
     assert abs(len(est) - len([o for o in ones if o > 10.0])) <= 1
+
+
+# -- the performer's hands: tap, nudge, resync --------------------------------------------------
+
+def _run_tracker(tracker, frame, hops, onset=0.0, taps=(), nudges=(), resync_at=None):
+    """Feed ``hops`` hops; tap / nudge / resync at the given hop numbers; return beat hops."""
+    beats = []
+    for h in range(hops):
+        if h in taps:
+            tracker.tap()
+        if h in nudges:
+            tracker.nudge(nudges[h])
+        if h == resync_at:
+            tracker.resync()
+        if tracker.process(onset, 0.0, frame):
+            beats.append(h)
+    return beats
+
+
+def test_three_taps_set_tempo_and_phase_even_in_silence():
+    from liveai.analysis.rhythm import BeatTracker
+    from liveai.frame import new_frame
+
+    sr, hop = 48000, 480  # 100 hops per second
+    tr = BeatTracker(sr, hop)
+    f = new_frame()
+    taps = (300, 350, 400)  # 0.5 s apart: 120 BPM
+    beats = _run_tracker(tr, f, 900, taps=taps)
+    assert tr.tempo_bpm == pytest.approx(120.0, abs=0.5)
+    after = [b for b in beats if b > 400]
+    assert after[:4] == [450, 500, 550, 600]  # on the tapped grid, in silence
+    # the hold lasts 16 beats, then silence stops the beats again
+    assert after[-1] < 400 + 17 * 50 + 60
+
+
+def test_nudge_moves_the_grid_and_resync_sets_the_downbeat():
+    from liveai.analysis.rhythm import BeatTracker
+    from liveai.frame import new_frame
+
+    sr, hop = 48000, 480
+    tr = BeatTracker(sr, hop)
+    f = new_frame()
+    beats = _run_tracker(tr, f, 520, taps=(300, 350, 400), nudges={470: 30.0})
+    assert beats[-1] == 503  # 500 + 3 hops (30 ms) later
+    _run_tracker(tr, f, 10, resync_at=5)
+    nxt = []
+    for h in range(200):
+        if tr.process(0.0, 0.0, f):
+            nxt.append((h, int(f["beat_in_bar"])))
+    assert nxt and nxt[0][1] == 0  # the next beat after resync is the one

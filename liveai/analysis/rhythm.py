@@ -216,6 +216,49 @@ class BeatTracker:
         self._credit_pos = 0
         self._credit_max = 0.0
         self._credit_left = 0
+        self._taps: list[int] = []  # hop numbers of the last taps
+        self._hold_frames = 0  # a tapped tempo holds (beats fire, no switch) this many hops
+
+    # -- the performer's hands -----------------------------------------------------------------
+    def tap(self) -> None:
+        """A tap on the beat, now. Three or more taps set the tempo and the phase.
+
+        Taps more than 2 s apart start a new series. A tapped tempo holds for 16 beats: beats
+        fire even where the music gives no pulse (a breakdown, rubato), and the automatic
+        estimate may not switch away during that time.
+        """
+        if self._taps and self.frames - self._taps[-1] > 2.0 * self.fps:
+            self._taps.clear()
+        self._taps.append(self.frames)
+        del self._taps[:-8]
+        if len(self._taps) < 3:
+            return
+        period = float(np.median(np.diff(self._taps)))
+        if not self.lag_min <= period <= self.lag_max:
+            return
+        if not self.period or abs(period - self.period) / self.period > 0.02:
+            self._switch_period(period)
+        # The tap is a beat in the hop about to be processed (which counts it as 0 beats ago);
+        # the next one is a period later.
+        self.since_beat = -1
+        self.next_beat_at = self.period
+        self.predicted = True
+        self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
+        self.beating = True
+        self._hold_frames = int(16 * self.period)
+
+    def nudge(self, ms: float) -> None:
+        """Move the beat grid later (ms > 0) or earlier (ms < 0) by ``ms`` milliseconds."""
+        self.since_beat -= int(round(ms / 1000.0 * self.fps))  # [s] * [hops/s]
+
+    def resync(self) -> None:
+        """The next beat is the first of a bar (the downbeat), from now on."""
+        n = self.beats_per_bar
+        nxt = (self.beat_count + 1) % n
+        self._downbeat_pos = nxt
+        top = float(np.max(self._bar_energy))
+        self._bar_energy[:] = 0.0
+        self._bar_energy[nxt] = max(top, 1e-3) * 4.0  # the automatic guess must earn it back
 
     # -- tempo ---------------------------------------------------------------------------------
     def _estimate_tempo(self) -> None:
@@ -229,6 +272,8 @@ class BeatTracker:
         peak = s[i]
         energy = self._acf[0]
         if peak <= 0 or energy <= 1e-12:  # silence or no periodicity: let the beat fade
+            if self._hold_frames > 0:
+                return  # unless the performer tapped a tempo
             self.confidence *= 0.8
             self._update_beating()
             return
@@ -243,6 +288,10 @@ class BeatTracker:
         clarity = float(min(1.0, max(0.0, (peak - np.mean(s)) / energy)))
         clarity *= n / self._env.shape[0]  # a young window earns less trust: no beats in noise
         self.confidence += 0.1 * (clarity - self.confidence)  # about one second of memory
+        if self._hold_frames > 0:  # a tapped tempo: keep beating, keep the tempo
+            self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
+            self._update_beating()
+            return
         self._update_beating()
         if self.period == 0.0:
             self._switch_period(lag)
@@ -308,6 +357,8 @@ class BeatTracker:
         """
         k.push(self._env, onset_value)
         self.frames += 1
+        if self._hold_frames > 0:
+            self._hold_frames -= 1
         self._low_recent = max(0.8 * self._low_recent, low_value)
         if self._credit_left > 0:  # the kick of the last beat may land just after it fired
             self._credit_max = max(self._credit_max, low_value)
