@@ -8,11 +8,13 @@ From the model:
 - ``response_db``: the model's impulse response, transformed and power-averaged in ⅓-octave bands;
 - ``coherence``: magnitude-squared coherence of the model's estimate ``ŷ`` with the mic, averaged
   over ``average_s`` and over the bins of each band (how much of the mic the programme explains);
-- crowd level: the residual ``e = mic - ŷ`` is crowd plus what the model does not yet explain.
-  The second part follows the music's level from moment to moment and the crowd does not, so per
-  band the residual power is regressed on the model output's power over time; the slope is the
-  residual echo ("leak"), the rest is the crowd (Valin's leak estimate in the Speex echo
-  canceller uses the same idea to set its step size).
+- crowd level: the residual ``e = mic - ŷ`` (of the time-averaged model, whose adaptation noise
+  is averaged out) is crowd plus echo the model has not learned. Over frames of ~5.5 s, far
+  longer than the reverb, the part of ``e`` still coherent with the reference is that echo; its
+  share per band (bias-corrected coherence summed over the fine bins) is taken out. What no
+  linear model explains (the model's own wander on changing music) stays in: with music, the
+  model explains the mic to about 20-25 dB, so crowds quieter than that relative to the music at
+  the mic read high (see ``erle_db`` in the report).
 
 Everything runs when a full hop of ``frame`` samples has arrived, inside :meth:`push`; it is
 deterministic and independent of the caller's block size.
@@ -61,9 +63,18 @@ class RoomEstimator:
         self._mic = np.zeros(n)
         self._fill = 0
         # delay finder: the last 4 s of reference and mic
-        self._hist_len = n * int(math.ceil(4.0 * sr / n))
+        self._long = 1 << int(math.ceil(math.log2(5.0 * sr)))  # residual-echo frames, ~5.5 s
+        self._hist_len = max(n * int(math.ceil(4.0 * sr / n)), self._long)
         self._ref_hist = np.zeros(self._hist_len)
         self._mic_hist = np.zeros(self._hist_len)
+        self._e_hist = np.zeros(self._long)
+        long_bins = self._long // 2 + 1
+        self._lxx = np.zeros(long_bins)
+        self._lee = np.zeros(long_bins)
+        self._lex = np.zeros(long_bins, dtype=np.complex128)
+        self._a_long = 1.0 - math.exp(-(self._long / sr) / 12.0)  # ~12 s memory
+        self._n_eff = (2.0 - self._a_long) / self._a_long  # independent frames averaged
+        self._long_frames = 0
         self._delay_every = max(1, int(round(2.0 * sr / n)))
         self._delay_candidate = -1
         self.delay_samples = -1  # not found yet
@@ -74,6 +85,8 @@ class RoomEstimator:
         self.bin_freqs_hz = np.fft.rfftfreq(n, 1.0 / sr)
         self.freqs_hz = band_centers_hz(25.0, min(16000.0, 0.42 * sr))
         self._bands = band_matrix(self.bin_freqs_hz, self.freqs_hz)
+        self._long_bands = band_matrix(np.fft.rfftfreq(self._long, 1.0 / sr), self.freqs_hz)
+        self.echo_fraction = np.zeros(self.freqs_hz.size)  # residual echo share of the residual
         # every bin belongs to exactly one crowd bucket (the bands plus the bins around them)
         self._bucket = np.argmax(self._bands > 0, axis=0)
         edges_lo = self.freqs_hz[0] * 2 ** (-1 / 6)
@@ -90,17 +103,9 @@ class RoomEstimator:
         self._model_to_bin = np.minimum(np.arange(n + 1) // 2, nb - 1)  # 2N-FFT bins -> N-FFT bins
         hop_s = n / sr
         self._a_avg = 1.0 - math.exp(-hop_s / config.average_s)
-        self._a_leak = 1.0 - math.exp(-hop_s / 15.0)  # leak regression memory, ~15 s
-        self._a_short = 1.0 - math.exp(-hop_s / 0.5)  # band powers smoothed over ~0.5 s
         self._a_model = 1.0 - math.exp(-hop_s / 2.0)  # model average over ~2 s
         self.step_floor = 0.5  # smallest share of the step a crowd-dominated bin keeps
         nbk = self.freqs_hz.size
-        self._se = np.zeros(nbk)
-        self._sy = np.zeros(nbk)
-        self._m_e = np.zeros(nbk)
-        self._m_y = np.zeros(nbk)
-        self._c_ye = np.zeros(nbk)
-        self._v_yy = np.zeros(nbk)
         self._crowd_band = np.zeros(nbk)
         self._music_band = np.zeros(nbk)
         self._mic_pow = 0.0
@@ -159,18 +164,9 @@ class RoomEstimator:
         self._sdd += a * (pdd - self._sdd)
         self._syd += a * (yw * np.conj(dw) - self._syd)
         self._see += a * (pee - self._see)
-        # leak regression per band: residual power against model-output power, over time
+        # band powers of the residual and of the model's estimate
         be = self._bucket_m @ pee * self._scale
         by = self._bucket_m @ pyy * self._scale
-        self._se += self._a_short * (be - self._se)
-        self._sy += self._a_short * (by - self._sy)
-        be, by = self._se, self._sy
-        b = self._a_leak
-        self._m_e += b * (be - self._m_e)
-        self._m_y += b * (by - self._m_y)
-        dy = by - self._m_y
-        self._c_ye += b * (dy * (be - self._m_e) - self._c_ye)
-        self._v_yy += b * (dy * dy - self._v_yy)
         a_c = self._a_avg
         self._crowd_band += a_c * (be - self._crowd_band)
         self._music_band += a_c * (by - self._music_band)
@@ -181,8 +177,40 @@ class RoomEstimator:
         self._ref_hist[-n:] = ref
         self._mic_hist[:-n] = self._mic_hist[n:]
         self._mic_hist[-n:] = mic
+        self._e_hist[:-n] = self._e_hist[n:]
+        self._e_hist[-n:] = e
         if self.frames % self._delay_every == 0 and self.frames * n >= self._hist_len:
             self._find_delay()
+        if self.frames % (self._long // n) == 0 and self.frames * n >= self._long:
+            self._residual_echo()
+
+    def _residual_echo(self) -> None:
+        """Share of the residual that the reference still explains, per band, from long frames.
+
+        Over frames of ~5.5 s (far longer than the reverb), the part of the residual ``e`` that
+        is coherent with the reference ``x`` is echo the model has not learned yet. Its share per
+        bin is the magnitude-squared coherence of ``e`` and ``x``, corrected for the bias of a
+        finite average, ``(n g - 1) / (n - 1)``; summed over the many fine bins of a band, it is
+        a precise share even from a few frames.
+        """
+        m = self._long
+        x = np.fft.rfft(self._ref_hist[-m:])
+        e = np.fft.rfft(self._e_hist)
+        a = self._a_long
+        if self._long_frames == 0:
+            a = 1.0
+        self._lxx += a * (x.real ** 2 + x.imag ** 2 - self._lxx)
+        self._lee += a * (e.real ** 2 + e.imag ** 2 - self._lee)
+        self._lex += a * (e * np.conj(x) - self._lex)
+        self._long_frames += 1
+        n_eff = min(self._n_eff, float(self._long_frames))
+        if n_eff < 2.5:  # the coherence of one or two frames says nothing yet
+            return
+        g = np.abs(self._lex) ** 2 / np.maximum(self._lxx * self._lee, _FLOOR ** 2)
+        g = np.clip((n_eff * g - 1.0) / (n_eff - 1.0), 0.0, 1.0)
+        echo = self._long_bands @ (g * self._lee)
+        total = self._long_bands @ self._lee
+        self.echo_fraction = np.clip(echo / np.maximum(total, _FLOOR), 0.0, 1.0)
 
     def _find_delay(self) -> None:
         max_lag = int(self.config.max_delay_ms * 1e-3 * self.sample_rate_hz)
@@ -234,10 +262,8 @@ class RoomEstimator:
         return np.clip(self._bands @ np.minimum(msc, 1.0), 0.0, 1.0)
 
     def crowd_band_power(self) -> np.ndarray:
-        """Crowd power per band at the mic (mean square): residual minus the leaking echo."""
-        leak = np.clip(self._c_ye / np.maximum(self._v_yy, _FLOOR), 0.0, 1.0)
-        crowd = self._crowd_band - leak * self._music_band
-        return np.maximum(crowd, 0.1 * self._crowd_band)
+        """Crowd power per band at the mic (mean square): residual less its echo share."""
+        return self._crowd_band * np.maximum(1.0 - self.echo_fraction, 0.01)
 
     def crowd_band_db(self) -> np.ndarray:
         """Crowd level per band at the mic, dBFS (mean square of that band's share)."""
