@@ -43,7 +43,9 @@ class MixerConfig:
     max_cut_db: float = _opt(12.0, "largest cut of any band", min=0.0, max=24.0)
     max_rate_db_s: float = _opt(1.0, "fastest change of any band gain, dB per second", min=0.05,
                                 max=20.0)
-    min_coherence: float = _opt(0.6, "bands below this coherence are not corrected", min=0.1,
+    min_coherence: float = _opt(0.2, "bands whose coherence (programme-explained share of the "
+                                "mic) is below this are not corrected; the room model averages "
+                                "over time, so its estimate holds down to about 0.2", min=0.05,
                                 max=0.99)
     null_depth_db: float = _opt(6.0, "a dip this far below the 1-octave trend is a null: never "
                                 "boosted", min=1.0, max=30.0)
@@ -59,7 +61,8 @@ class MixerConfig:
     # the room estimate
     room_model_s: float = _opt(1.5, "length of the room model: at least the hall's RT60", min=0.1,
                                max=4.0)
-    max_delay_ms: float = _opt(150.0, "largest PA-to-mic delay searched", min=0.0, max=500.0)
+    max_delay_ms: float = _opt(300.0, "largest PA-to-mic delay searched (acoustic + I/O)",
+                               min=0.0, max=500.0)
     adapt_step: float = _opt(1.0, "NLMS step of the room model (0..1)", min=0.01, max=1.0)
     average_s: float = _opt(2.0, "averaging of coherence and crowd spectra", min=0.2, max=30.0)
     update_s: float = _opt(0.5, "how often the EQ/gain targets are recomputed", min=0.05, max=10.0)
