@@ -113,10 +113,12 @@ def _nasty_inputs(rng) -> dict[str, np.ndarray]:
     }
 
 
-@pytest.mark.parametrize("ceiling_db", [-1.0, -6.0, 0.0])
-def test_no_sample_above_ceiling(rng, ceiling_db):
+@pytest.mark.parametrize("ceiling_db,bypass", [(-1.0, False), (-6.0, False), (0.0, False),
+                                               (-1.0, True)])
+def test_no_sample_above_ceiling(rng, ceiling_db, bypass):
     for name, sig in _nasty_inputs(rng).items():
         chain = Chain(SR, 2, n_bands=16, ceiling_db=ceiling_db)
+        chain.set_params(bypass=bypass)
         coefs = np.tile(biquad.IDENTITY, (2, 16, 1))
         coefs[:, 0] = biquad.design(biquad.LOW_SHELF, 150, 12, 0.7, SR)  # +12 dB of bass
         coefs[:, 1] = biquad.design(biquad.PEAKING, 3000, 12, 1.0, SR)
