@@ -184,3 +184,23 @@ def test_load_document_by_suffix(tmp_path):
 def test_clock_date_now_is_plausible():
     year, month, day, secs = RenderClock.date_now()
     assert year >= 2024 and 1 <= month <= 12 and 1 <= day <= 31 and 0 <= secs < 86400
+
+
+def test_log_spectrum_puts_a_low_tone_left_and_counters_reach_the_scene(gl):
+    _, res = gl
+    text = ('/*{"INPUTS": []}*/\nvoid main() {\n'
+            "  float s = texture(la_spectrum_log, vec2(isf_FragNormCoord.x, 0.5)).r;\n"
+            "  gl_FragColor = vec4(s, float(la_kick_count) / 10.0, 0.0, 1.0);\n}\n")
+    scene = Scene(res, parse_isf(text, "log.fs"))
+    try:
+        f = synthetic_frame(0, False)
+        f["sample_rate_hz"] = 48000
+        f["spectrum"][4] = 1.0  # bin 4 = 94 Hz: about a fifth of the way along a log axis
+        f["band_onset_count"][0] = 3
+        pic = render_sequence(scene, res, [f], (200, 4))[-1]
+        red = pic[2, :, 0]
+        assert 0.1 < np.argmax(red) / 200 < 0.3
+        assert red[100:].max() < 0.05
+        assert pic[..., 1].mean() == pytest.approx(0.3, abs=0.01)
+    finally:
+        scene.release()

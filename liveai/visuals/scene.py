@@ -145,6 +145,7 @@ class Resources:
         self.quad = ctx.buffer(quad.tobytes())
         self.audio = AudioState()
         self.spectrum = self._float_texture((len(self.audio.spectrum), 1))
+        self.spectrum_log = self._float_texture((len(self.audio.spectrum_log), 1))
         self.waveform = self._float_texture((len(self.audio.waveform), 1))
         h = self.audio.history
         self.history = self._float_texture((h.shape[1], h.shape[0]))
@@ -179,6 +180,7 @@ class Resources:
         a = self.audio
         a.update(frame, clock.time_s, clock.delta_s)
         self.spectrum.write(a.spectrum.tobytes())
+        self.spectrum_log.write(a.spectrum_log.tobytes())
         self.waveform.write(a.waveform.tobytes())
         self.history.write(a.history.tobytes())
         # Shadertoy's analyser smooths magnitudes with 0.8 between its frames.
@@ -237,7 +239,8 @@ class Resources:
 
     def release(self) -> None:
         """Free every GL object."""
-        objs = [self.quad, self.spectrum, self.waveform, self.history, self.shadertoy_audio,
+        objs = [self.quad, self.spectrum, self.spectrum_log, self.waveform, self.history,
+                self.shadertoy_audio,
                 self.noise, self.black, self.source, self._source_fbo, self._source_prog,
                 self._source_vao, *self._images.values(),
                 *(t for t, _ in self._audio_cache.values())]
@@ -340,7 +343,7 @@ class Scene:
     def _is_sampler(self, name: str) -> bool:
         if self.is_shadertoy:
             return name.startswith("iChannel") and name[-1].isdigit()
-        if name in ("la_spectrum", "la_waveform", "la_history"):
+        if name in ("la_spectrum", "la_spectrum_log", "la_waveform", "la_history"):
             return True
         inp = self.doc.input(name) if not self.is_shadertoy else None
         if inp is not None:
@@ -417,7 +420,8 @@ class Scene:
                 if key in self.members:
                     self._set(key, audio[key])
         res = self.resources
-        for name, tex in (("la_spectrum", res.spectrum), ("la_waveform", res.waveform),
+        for name, tex in (("la_spectrum", res.spectrum), ("la_spectrum_log", res.spectrum_log),
+                          ("la_waveform", res.waveform),
                           ("la_history", res.history)):
             if name in self._units:
                 tex.use(self._units[name])

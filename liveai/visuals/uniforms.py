@@ -60,10 +60,20 @@ AUDIO_UNIFORMS: tuple[tuple[str, str, str], ...] = (
     ("la_crowd", "float", "crowd noise level 0..1 at the room mic (0 without the mixer)"),
     ("la_pitch_class", "int", "strongest pitch class 0 = C .. 11 = B; -1 in silence"),
     ("la_chroma[12]", "float", "pitch-class energies C..B, 0..1"),
+    ("la_beat_count", "int", "beats fired so far (a stable seed per beat: hash it for random "
+     "positions)"),
+    ("la_bar_count", "int", "downbeats so far"),
+    ("la_kick_count", "int", "low-band (kick) onsets so far"),
+    ("la_snare_count", "int", "mid-band (snare) onsets so far"),
+    ("la_hat_count", "int", "high-band (hat) onsets so far"),
     ("la_intensity", "float", "master intensity 0..1 set by the operator (the host already dims "
      "the output by it: read it to tame strobes, not to dim)"),
     ("la_spectrum", "sampler2D",
-     f"{SPECTRUM_BINS}x1 spectrum, 0..1 (WebAudio's -100..-30 dB mapping), low to high"),
+     f"{SPECTRUM_BINS}x1 spectrum, 0..1 (WebAudio's -100..-30 dB mapping), linear frequency "
+     "0 .. 12 kHz at 48 kHz (bin k = k x sample rate / 2048)"),
+    ("la_spectrum_log", "sampler2D",
+     f"{SPECTRUM_BINS}x1 the same spectrum on a log-frequency axis, 30 Hz .. 12 kHz (x = 0.5 is "
+     "~600 Hz): what the ear hears as evenly spread"),
     ("la_waveform", "sampler2D", f"{WAVEFORM_SAMPLES}x1 waveform, centred on 0.5"),
     ("la_history", "sampler2D",
      f"{HISTORY_COLUMNS}x{HISTORY_ROWS} level history, newest column on the right; rows: level, "
@@ -110,6 +120,9 @@ class AudioState:
     def __init__(self, visual_latency_ms: float = 40.0) -> None:
         self.visual_latency_s = max(0.0, float(visual_latency_ms)) / 1000.0
         self.spectrum = np.zeros(SPECTRUM_BINS, dtype=np.float32)
+        self.spectrum_log = np.zeros(SPECTRUM_BINS, dtype=np.float32)
+        self._log_rate = 0
+        self._log_pos = np.zeros(SPECTRUM_BINS)
         self.waveform = np.full(WAVEFORM_SAMPLES, 0.5, dtype=np.float32)
         self.history = np.zeros((HISTORY_ROWS, HISTORY_COLUMNS), dtype=np.float32)
         self.values: dict[str, float | int | tuple] = {}
@@ -136,6 +149,7 @@ class AudioState:
         self._smooth_bass = 0.0
         self._energy = 0.0
         self.spectrum[:] = 0.0
+        self.spectrum_log[:] = 0.0
         self.waveform[:] = 0.5
         self.history[:] = 0.0
         self._fill(None)
@@ -145,11 +159,17 @@ class AudioState:
         if frame is None:
             bands = np.zeros(N_BANDS, dtype=np.float32)
             chroma = (0.0,) * 12
+            v.update(la_beat_count=0, la_bar_count=0, la_kick_count=0, la_snare_count=0,
+                     la_hat_count=0)
             v.update(la_level=0.0, la_bpm=0.0, la_confidence=0.0, la_beat_in_bar=-1,
                      la_pitch_class=-1, la_bar_phase=0.0)
         else:
             bands = frame["band_level"]
             chroma = tuple(float(c) for c in frame["chroma"])
+            v.update(la_beat_count=int(frame["beat_count"]), la_bar_count=int(frame["bar_count"]),
+                     la_kick_count=int(frame["band_onset_count"][0]),
+                     la_snare_count=int(frame["band_onset_count"][1]),
+                     la_hat_count=int(frame["band_onset_count"][2]))
             v.update(la_level=float(frame["level"]), la_bpm=float(frame["tempo_bpm"]),
                      la_confidence=float(frame["tempo_confidence"]),
                      la_beat_in_bar=int(frame["beat_in_bar"]),
@@ -163,6 +183,18 @@ class AudioState:
         v["la_intensity"] = self.intensity
         v["la_crowd"] = self.crowd
         v["la_section"] = self.section
+
+    def _log_spectrum(self, sample_rate_hz: int) -> None:
+        """Resample the linear spectrum row onto 30 Hz .. top on a log axis."""
+        if sample_rate_hz <= 0:
+            sample_rate_hz = 48000
+        if sample_rate_hz != self._log_rate:
+            self._log_rate = sample_rate_hz
+            bin_hz = sample_rate_hz / 2048.0  # the row is the first 512 bins of a 2048-point FFT
+            top_hz = bin_hz * (SPECTRUM_BINS - 1)
+            f = 30.0 * (top_hz / 30.0) ** np.linspace(0.0, 1.0, SPECTRUM_BINS)
+            self._log_pos = f / bin_hz
+        self.spectrum_log[:] = np.interp(self._log_pos, np.arange(SPECTRUM_BINS), self.spectrum)
 
     def update(self, frame: np.ndarray, now_s: float, dt_s: float) -> None:
         """Advance by one rendered frame.
@@ -221,6 +253,7 @@ class AudioState:
             self._predicted_at_s = now_s + next_s if self._period_s > 0 and next_s > 0 \
                 else math.inf
             self.spectrum[:] = frame["spectrum"]
+            self._log_spectrum(int(frame["sample_rate_hz"]))
             np.multiply(frame["waveform"], 0.5, out=self.waveform)
             self.waveform += 0.5
         elif self._period_s > 0:
