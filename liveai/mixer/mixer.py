@@ -102,12 +102,23 @@ class AdaptiveMixer:
         if mic.size != x.shape[0]:
             raise MixerError(f"mic block of {mic.size} frames beside a program block of "
                              f"{x.shape[0]}: they must be the same length")
-        out = self.chain.process(np.ascontiguousarray(x))
-        ref = out[:, 0].astype(np.float64) if self.channels == 1 else out.mean(axis=1)
-        self.estimator.push(ref, mic)
-        self._samples += x.shape[0]
-        if self.auto_update:
-            while self._samples >= self._next_update:
+        x = np.ascontiguousarray(x)
+        out = np.empty(x.shape, dtype=np.float32)
+        start = 0
+        frames = x.shape[0]
+        # split the block where an update falls, so every change lands on the same sample
+        # whatever the caller's block size (the whole mixer is block-size invariant)
+        while start < frames:
+            stop = frames
+            if self.auto_update:
+                stop = min(frames, start + self._next_update - self._samples)
+            seg = out[start:stop]
+            self.chain.process(x[start:stop], seg)
+            ref = seg[:, 0].astype(np.float64) if self.channels == 1 else seg.mean(axis=1)
+            self.estimator.push(ref, mic[start:stop])
+            self._samples += stop - start
+            start = stop
+            if self.auto_update and self._samples >= self._next_update:
                 self._next_update += int(self.config.update_s * self.sample_rate_hz)
                 self.update()
         return out[:, 0] if mono else out
@@ -131,7 +142,9 @@ class AdaptiveMixer:
                                  f"{self.autoeq.gains_db[k]:+.1f} dB",
                                  f"room {self.autoeq.wanted_db[k]:+.1f} dB wanted there; "
                                  f"{int(np.count_nonzero(np.abs(delta) > 1e-9))} bands moved")
-        if self.crowd_enabled and est.erle_db() > 3.0:
+        # crowd compensation once the room model explains the mic (an unlearned room would
+        # read as a loud crowd)
+        if self.crowd_enabled and est.seconds >= 10.0 and est.erle_db() > 3.0:
             margin = est.music_level_db() - est.crowd_level_db()
             want = float(np.clip(self.crowd_gain_db + cfg.crowd_margin_db - margin, 0.0,
                                  cfg.crowd_max_gain_db))
