@@ -7,6 +7,7 @@ and restarts one that dies, while the audio keeps running untouched.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import os
@@ -160,8 +161,9 @@ class ProjectorSupervisor:
     def __init__(self, record: SharedRecord, slot: int, config: ProjectorConfig,
                  headless: bool, preset: Path | None = None,
                  params: Path | None = None,
-                 on_scene: Callable[[int], None] | None = None) -> None:
+                 on_scene: Callable[[int], None] | None = None, seed: int = 0) -> None:
         self.record = record
+        self.seed = int(seed)
         self.on_scene = on_scene
         self._scene_changes = 0
         self.preset = preset
@@ -185,6 +187,8 @@ class ProjectorSupervisor:
             cmd += ["--preset", str(self.preset)]
         if self.params is not None:
             cmd += ["--params", str(self.params)]
+        if self.seed:
+            cmd += ["--seed", str(self.seed)]
         if self.headless:
             cmd.append("--headless")
         else:
@@ -300,6 +304,7 @@ class RunSummary:
     feature_frames: int = 0
     projector_frames: int = 0
     projector_restarts: int = 0
+    projector_outputs: int = 1
     xruns: int = 0
     overruns: int = 0
     silence_frames: int = 0
@@ -312,14 +317,17 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
-        fps = self.projector_frames / self.seconds if self.seconds > 0 else 0.0
+        fps = self.projector_frames / self.seconds / max(self.projector_outputs, 1) \
+            if self.seconds > 0 else 0.0
         out = [
             f"ran {self.seconds:.1f} s on the {self.source}; ended: {self.ended_by}",
             f"feature frames: {self.feature_frames}",
         ]
         if self.projector:
-            out.append(f"projector frames rendered: {self.projector_frames} ({fps:.1f} fps), "
-                       f"restarts: {self.projector_restarts}")
+            outputs = (f" over {self.projector_outputs} outputs"
+                       if self.projector_outputs > 1 else "")
+            out.append(f"projector frames rendered: {self.projector_frames}{outputs} "
+                       f"({fps:.1f} fps), restarts: {self.projector_restarts}")
         out += [
             f"xruns: {self.xruns}, ring overruns: {self.overruns}, "
             f"silence inserted: {self.silence_frames} frames, "
@@ -376,9 +384,16 @@ class Engine:
         self.record = SharedRecord.create()
         self.projectors: list[ProjectorSupervisor] = []
         if projector and config.projector.enabled:
-            self.projectors.append(ProjectorSupervisor(self.record, 0, config.projector, headless,
-                                                       preset, self.shared_params.path,
-                                                       self._scene_shown))
+            # Every output runs the same show; one seed keeps their autopilots in step.
+            seed = config.visuals.autopilot.seed or int.from_bytes(os.urandom(3), "little") + 1
+            outputs = [config.projector] + [
+                dataclasses.replace(config.projector, monitor=o.monitor, fullscreen=o.fullscreen,
+                                    width=o.width, height=o.height, outputs=[])
+                for o in config.projector.outputs]
+            for slot, out in enumerate(outputs):
+                self.projectors.append(ProjectorSupervisor(
+                    self.record, slot, out, headless, preset, self.shared_params.path,
+                    self._scene_shown if slot == 0 else None, seed))
         self.osc_out: FeatureSender | None = None
         if config.osc_out.targets:
             self.osc_out = FeatureSender(self.record, config.osc_out.targets,
@@ -543,6 +558,7 @@ class Engine:
             feature_frames=self.feature_frames,
             projector_frames=sum(p.frames_rendered for p in self.projectors),
             projector_restarts=sum(p.restarts for p in self.projectors),
+            projector_outputs=max(1, len(self.projectors)),
             xruns=st.xruns,
             overruns=st.overruns,
             silence_frames=st.silence_frames,

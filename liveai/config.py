@@ -91,6 +91,16 @@ class AnalysisConfig:
 
 
 @dataclass(frozen=True)
+class OutputConfig:
+    """One more projector output (``[[projector.outputs]]``): its own window and monitor."""
+
+    monitor: str = _opt("", "monitor: name substring or index; empty = primary")
+    fullscreen: bool = _opt(False, "fullscreen on that monitor")
+    width: int = _opt(1280, "window width in pixels", min=64, max=16384)
+    height: int = _opt(720, "window height in pixels", min=64, max=16384)
+
+
+@dataclass(frozen=True)
 class ProjectorConfig:
     """The projector child process and its window."""
 
@@ -106,6 +116,14 @@ class ProjectorConfig:
     restart_max_s: float = _opt(
         5.0, "longest wait before restarting a projector that keeps crashing", min=0.1, max=60.0
     )
+    outputs: list[OutputConfig] = _opt(
+        [], "more outputs, each its own process and window showing the same show (up to 7)")
+
+    def validate(self, where: str) -> None:
+        """Check the number of outputs."""
+        if len(self.outputs) > 7:
+            raise ConfigError(f"{where}: projector.outputs lists {len(self.outputs)} outputs; "
+                              "liveai drives at most 8 (the main one and 7 more)")
 
 
 @dataclass(frozen=True)
@@ -256,6 +274,7 @@ class ShowConfig:
         """Check every section's cross-field constraints."""
         self.audio.validate(where)
         self.analysis.validate(where)
+        self.projector.validate(where)
         self.osc_out.validate(where)
         self.control.validate(where)
 

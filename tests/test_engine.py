@@ -151,3 +151,18 @@ def test_analysis_survives_a_failing_frame(caplog):
         engine.close()
     assert engine.analysis_errors >= 20
     assert any("analysis failed" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.gl
+def test_several_outputs_each_render(tmp_path):
+    preset = tmp_path / "two.toml"
+    preset.write_text("[projector]\nwidth = 160\nheight = 90\nfps = 15\n"
+                      "[[projector.outputs]]\nwidth = 128\nheight = 72\n")
+    res = run_cli("run", "--preset", str(preset), "--headless", "--seconds", "5", "--demo",
+                  timeout=180)
+    assert res.returncode == 0, res.stderr
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("projector frames"))
+    assert "over 2 outputs" in line
+    assert "projector 1 started" in res.stderr and "128x72" in res.stderr
+    frames = int(line.split("rendered: ")[1].split()[0])
+    assert frames > 2 * 20

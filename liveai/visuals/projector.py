@@ -8,6 +8,7 @@ the window (which asks the engine to end the show).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -273,7 +274,7 @@ def _choice(params: SharedParams, address: str) -> str | None:
 
 def run(record_path: str, slot: int, width: int, height: int, fps: float, headless: bool,
         monitor: str = "", fullscreen: bool = False, vsync: bool = True,
-        preset: str | None = None, params_path: str | None = None) -> int:
+        preset: str | None = None, params_path: str | None = None, seed: int = 0) -> int:
     """Render until told to stop. Returns the process exit code."""
     # The audio engine comes first: on a loaded machine the projector yields the CPU to it.
     try:
@@ -301,6 +302,9 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
             visuals, base_dir = config.visuals, path.parent
         except LiveAIError as exc:
             log.error("projector: %s; using the default scenes", exc)
+    if seed and not visuals.autopilot.seed:
+        visuals = dataclasses.replace(
+            visuals, autopilot=dataclasses.replace(visuals.autopilot, seed=seed))
     show = VisualShow(surface.ctx, visuals, base_dir)
     follower = None
     if params_path:
@@ -384,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-vsync", dest="vsync", action="store_false")
     p.add_argument("--preset", default=None, help="preset file with the [visuals] table")
     p.add_argument("--params", default=None, help="the engine's shared parameter snapshot")
+    p.add_argument("--seed", type=int, default=0,
+                   help="autopilot seed (outputs of one show share it)")
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
     liveai_log.configure(args.verbose)
@@ -393,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("--size must look like 1280x720, not %r", args.size)
         return 2
     return run(args.record, args.slot, width, height, args.fps, args.headless, args.monitor,
-               args.fullscreen, args.vsync, args.preset, args.params)
+               args.fullscreen, args.vsync, args.preset, args.params, args.seed)
 
 
 if __name__ == "__main__":
