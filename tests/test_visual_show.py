@@ -450,3 +450,16 @@ def test_bench_visuals_prints_liveai_beside_the_reference():
     for key in ("liveai render() thread CPU", "reference thread CPU", "frames starting a switch"):
         numbers = rows[key][len(key):].split()[:2]
         assert all(np.isfinite(float(x)) for x in numbers), rows[key]
+
+
+def test_outputs_remember_their_monitor(tmp_path, monkeypatch):
+    from liveai.visuals.projector import remember_output, remembered_output
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert remembered_output(0) == {}
+    remember_output(0, "HDMI-1", True)
+    remember_output(1, "DP-2", False)
+    assert remembered_output(0) == {"monitor": "HDMI-1", "fullscreen": True}
+    assert remembered_output(1) == {"monitor": "DP-2", "fullscreen": False}
+    (tmp_path / "liveai" / "outputs.json").write_text("{broken")
+    assert remembered_output(0) == {}  # a damaged file is ignored, not fatal

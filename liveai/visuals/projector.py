@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 import moderngl
 
@@ -28,6 +30,38 @@ log = logging.getLogger("liveai.projector")
 
 #: Niceness added to the projector process (the engine keeps the default priority).
 PROJECTOR_NICE = 5
+
+
+def _state_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "liveai" / "outputs.json"
+
+
+def remembered_output(slot: int) -> dict:
+    """The monitor and fullscreen choice of an output at the last show ({} if none)."""
+    try:
+        data = json.loads(_state_path().read_text(encoding="utf-8"))
+        entry = data.get(str(slot), {})
+        return {"monitor": str(entry.get("monitor", "")),
+                "fullscreen": bool(entry.get("fullscreen", False))}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def remember_output(slot: int, monitor: str, fullscreen: bool) -> None:
+    """Store this output's monitor and fullscreen choice for the next show (best effort)."""
+    path = _state_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        if not isinstance(data, dict):
+            data = {}
+        data[str(slot)] = {"monitor": monitor, "fullscreen": fullscreen}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    except (OSError, ValueError) as exc:
+        log.warning("cannot remember the output's monitor (%s): %s", path, exc)
 
 
 class _Window:
@@ -63,6 +97,35 @@ class _Window:
         self.ctx = moderngl.create_context(require=330)
         self.keys: list[int] = []
         glfw.set_key_callback(self.win, self._on_key)
+        self.windowed_size = (width, height)
+        self.monitor_name = (glfw.get_monitor_name(mon).decode(errors="replace")
+                             if mon is not None else "")
+        self.fullscreen = bool(fullscreen and mon is not None)
+
+    def toggle_fullscreen(self, next_monitor: bool = False) -> None:
+        """Fullscreen on / off (or on the next monitor); the choice is remembered."""
+        glfw = self.glfw
+        monitors = glfw.get_monitors() or []
+        if not monitors:
+            return
+        names = [glfw.get_monitor_name(m).decode(errors="replace") for m in monitors]
+        idx = names.index(self.monitor_name) if self.monitor_name in names else 0
+        if next_monitor:
+            idx = (idx + 1) % len(monitors)
+            self.fullscreen = True
+        else:
+            self.fullscreen = not self.fullscreen
+        mon = monitors[idx]
+        self.monitor_name = names[idx]
+        if self.fullscreen:
+            mode = glfw.get_video_mode(mon)
+            glfw.set_window_monitor(self.win, mon, 0, 0, mode.size.width, mode.size.height,
+                                    mode.refresh_rate)
+        else:
+            x, y = glfw.get_monitor_pos(mon)
+            glfw.set_window_monitor(self.win, None, x + 40, y + 40, *self.windowed_size, 0)
+        log.info("output on %s, %s", self.monitor_name,
+                 "fullscreen" if self.fullscreen else "windowed")
 
     def _on_key(self, _win, key: int, _scancode: int, action: int, _mods: int) -> None:
         if action == self.glfw.PRESS:
@@ -159,11 +222,17 @@ KEYS = {
     "b": "blackout on/off",
     "f": "freeze the picture on/off",
     "r": "reload every scene file now",
+    "w": "fullscreen on/off (remembered for the next show)",
+    "m": "fullscreen on the next monitor (remembered)",
 }
 
 
-def _handle_keys(show: VisualShow, keys: list[str]) -> None:
+def _handle_keys(show: VisualShow, keys: list[str], surface: object = None,
+                 slot: int = 0) -> None:
     for key in keys:
+        if key in ("w", "m") and hasattr(surface, "toggle_fullscreen"):
+            surface.toggle_fullscreen(next_monitor=key == "m")
+            remember_output(slot, surface.monitor_name, surface.fullscreen)
         if key in ("right", "n"):
             show.request((show.current + 1) % len(show.layers), "none")
         elif key in ("left", "p"):
@@ -285,6 +354,13 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
     status = record.status[slot]
     status["pid"] = os.getpid()
     parent = os.getppid()
+    if not headless and not monitor and not fullscreen:
+        # The preset leaves the choice open: use what the VJ chose last time on this output.
+        last = remembered_output(slot)
+        monitor, fullscreen = last.get("monitor", ""), last.get("fullscreen", False)
+        if last:
+            log.info("projector %d: %s as last time (%s)", slot,
+                     "fullscreen" if fullscreen else "windowed", monitor or "primary monitor")
     try:
         surface = _Offscreen(width, height) if headless else _Window(width, height, monitor,
                                                                      fullscreen, vsync)
@@ -331,7 +407,7 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
                 break
             t_frame = time.monotonic()
             record.read(frame)  # on a failed read `frame` keeps the last good one
-            _handle_keys(show, surface.take_keys())
+            _handle_keys(show, surface.take_keys(), surface, slot)
             if follower is not None:
                 follower.poll(t_frame - t_start)
             clock = RenderClock(time_s=t_frame - t_start,
