@@ -463,3 +463,25 @@ def test_outputs_remember_their_monitor(tmp_path, monkeypatch):
     assert remembered_output(1) == {"monitor": "DP-2", "fullscreen": False}
     (tmp_path / "liveai" / "outputs.json").write_text("{broken")
     assert remembered_output(0) == {}  # a damaged file is ignored, not fatal
+
+
+@pytest.mark.parametrize("scene", ["led_matrix", "star_burst"])
+def test_a_shipped_scene_flashes_on_the_clicks(tmp_path, scene):
+    """A probe of a shipped scene rises on each click once the tracker has locked."""
+    wav = tmp_path / "clicks.wav"
+    clicks = _click_track(wav, 10.0, 120.0)
+    preset = tmp_path / "p.toml"
+    preset.write_text(f'[[visuals.scenes]]\nfile = "{scene}"\n[visuals.autopilot]\n'
+                      "enabled = false\n")
+    out = tmp_path / "frames"
+    r = run_cli("render", str(wav), "--preset", str(preset), "--out", str(out), "--size",
+                "96x54", "--fps", "50", timeout=300)
+    assert r.returncode == 0, r.stderr
+    from PIL import Image
+
+    probe = np.array([np.asarray(Image.open(out / f"frame_{i:06d}.png"))[17:37, 38:58]
+                      .astype(float).mean() for i in range(500)])
+    late = [t for t in clicks if 5.0 < t < 9.5]
+    on = np.array([probe[int(t * 50):int(t * 50) + 4].max() for t in late])
+    between = np.array([probe[int((t + 0.25) * 50)] for t in late])
+    assert np.all(on > between + 5.0), (on.round(1), between.round(1))
