@@ -79,7 +79,7 @@ def test_missing_preset_file_and_name(tmp_path):
     assert "nope.toml" in res.stderr and "not found" in res.stderr
     res = run_cli("run", "--preset", "no-such-show")
     assert res.returncode == 2
-    assert "no-such-show" in res.stderr and "available: default" in res.stderr
+    assert "no-such-show" in res.stderr and "available: ambient, club, default" in res.stderr
 
 
 def test_bad_command_line_value_is_checked_like_a_preset():

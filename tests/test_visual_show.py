@@ -485,3 +485,28 @@ def test_a_shipped_scene_flashes_on_the_clicks(tmp_path, scene):
     on = np.array([probe[int(t * 50):int(t * 50) + 4].max() for t in late])
     between = np.array([probe[int((t + 0.25) * 50)] for t in late])
     assert np.all(on > between + 5.0), (on.round(1), between.round(1))
+
+
+def test_shipped_presets_play_shipped_scenes(egl):
+    """Every preset's playlist resolves, compiles and its mappings validate."""
+    ctx, fbo = egl
+    for preset in sorted((ROOT / "presets").glob("*.toml")):
+        config, path = load_show(str(preset))
+        show = VisualShow(ctx, config.visuals, path.parent)
+        try:
+            assert not show.failed, (preset.name, show.failed)
+            assert show.scene_names != ["liveai-fallback"]
+            for layer in show.layers:
+                if any(m.map for m in config.visuals.scenes if m.file == layer.name):
+                    assert layer.mapping is not None and layer.mapping.mappings, layer.name
+            _frames(show, fbo, 0, 3)
+        finally:
+            show.release()
+
+
+def test_pitch_class_maps_round_the_hue_wheel():
+    from liveai.visuals.mapping import feature_value
+
+    assert feature_value({"la_pitch_class": 6}, "pitch_class") == pytest.approx(0.5)
+    assert feature_value({"la_pitch_class": -1}, "pitch_class") == 0.0
+    assert feature_value({"la_bpm": 120.0}, "bpm") == pytest.approx(0.5)

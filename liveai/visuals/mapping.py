@@ -33,9 +33,15 @@ from liveai.visuals.uniforms import AUDIO_UNIFORMS
 
 CURVES = ("linear", "exp", "log", "smooth", "step")
 
-#: Every feature a mapping can read.
+#: Features that are not 0..1 by nature, and what a mapping divides them by.
+FEATURE_SCALE = {"pitch_class": 12.0, "bpm": 240.0, "section": 4.0, "beat_in_bar": 4.0}
+#: Counters and clocks: meaningful to shaders, not to a mapping.
+_NOT_MAPPABLE = {"beats", "beat_count", "bar_count", "kick_count", "snare_count", "hat_count"}
+
+#: Every feature a mapping can read (all 0..1 once scaled by FEATURE_SCALE).
 FEATURE_NAMES: tuple[str, ...] = tuple(
-    [name[3:] for name, gtype, _ in AUDIO_UNIFORMS if gtype in ("float", "int") and "[" not in name]
+    [name[3:] for name, gtype, _ in AUDIO_UNIFORMS if gtype in ("float", "int")
+     and "[" not in name and name[3:] not in _NOT_MAPPABLE]
     + [f"bands{i}" for i in range(8)] + [f"chroma{i}" for i in range(12)]
 )
 
@@ -117,14 +123,20 @@ def _curve(kind: str, x: float) -> float:
 
 
 def feature_value(values: dict[str, Any], source: str) -> float:
-    """Read one feature from :attr:`AudioState.values` (``bands3`` → ``la_bands[3]``)."""
+    """Read one feature from :attr:`AudioState.values` (``bands3`` → ``la_bands[3]``), 0..1.
+
+    ``pitch_class`` (0..11, -1 in silence) reads as pc / 12, ``bpm`` as bpm / 240, ``section``
+    as code / 4, ``beat_in_bar`` as position / 4.
+    """
     m = re.fullmatch(r"(bands|chroma)(\d+)", source)
     if m:
         seq = values.get(f"la_{m.group(1)}", ())
         i = int(m.group(2))
         return float(seq[i]) if i < len(seq) else 0.0
     v = values.get(f"la_{source}", 0.0)
-    return float(v) if not isinstance(v, (tuple, list)) else 0.0
+    if isinstance(v, (tuple, list)):
+        return 0.0
+    return max(float(v), 0.0) / FEATURE_SCALE.get(source, 1.0)
 
 
 def _range(inp: IsfInput, comp: int | None = None) -> tuple[float, float]:
