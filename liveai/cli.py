@@ -1,6 +1,7 @@
 """``liveai``: the one command-line entry point.
 
-Subcommands: ``run`` (the show), ``devices`` (find and test inputs), ``bench`` (benchmarks).
+Subcommands: ``run`` (the show), ``devices`` (find and test inputs), ``bench`` (benchmarks),
+``measure`` (the soundcheck: room profile from a sweep), and more (``liveai --help``).
 Errors a performer can fix print one line and exit non-zero (2 for a bad preset or setting).
 """
 
@@ -158,6 +159,31 @@ def _parser() -> argparse.ArgumentParser:
                     help="seconds of audio per timing row (default 5)")
     bm.add_argument("--venue-seconds", type=float, default=50.0,
                     help="length of the simulated show; 0 skips it (default 50)")
+
+    ms = sub.add_parser("measure", parents=[common], help="soundcheck: measure the room",
+                        description="Play an exponential sine sweep (20 Hz - 20 kHz) through "
+                        "the PA, record the room mic, and save a room profile (delay, RT60 per "
+                        "octave band, 1/3-octave response) as JSON with a PNG plot beside it; "
+                        "the live room estimate starts from it.")
+    ms.add_argument("--preset", default="default",
+                    help="preset whose audio devices and sample rate to use (default: default)")
+    ms.add_argument("--output", help="output device feeding the PA (default: the preset's)")
+    ms.add_argument("--input", help="input device with the measurement mic (default: the "
+                    "preset's)")
+    ms.add_argument("--mic-channel", type=int, default=1,
+                    help="1-based input channel of the mic (default 1)")
+    ms.add_argument("--seconds", type=_positive_seconds, default=6.0,
+                    help="sweep length in seconds (default 6; longer = less noise)")
+    ms.add_argument("--tail", type=_positive_seconds, default=2.0,
+                    help="seconds recorded after the sweep for the reverb (default 2; at least "
+                    "the hall's RT60)")
+    ms.add_argument("--level-db", type=float, default=-12.0,
+                    help="sweep peak in dBFS (default -12: start low, raise until the SNR is "
+                    "good)")
+    ms.add_argument("--sample-rate", type=int, help="sample rate in Hz (default: the preset's)")
+    ms.add_argument("--out", default=None, metavar="DIR",
+                    help="folder for room_profile.json and room_profile.png (default "
+                    "~/.config/liveai/room)")
 
     sc = sub.add_parser("scenes", parents=[common], help="check and preview scene shaders",
                         description="Scene shaders: ISF 2.0 (.fs) and Shadertoy (.glsl).")
@@ -458,6 +484,47 @@ def _cmd_osc(args: argparse.Namespace) -> int:
 
 
 
+def _cmd_measure(args: argparse.Namespace) -> int:
+    config, _ = load_show(args.preset)
+    from liveai.mixer.soundcheck import analyse, default_profile_dir, run_sweep, write_outputs
+
+    audio = config.audio
+    sample_rate_hz = args.sample_rate or audio.sample_rate_hz
+    if sample_rate_hz not in (44100, 48000, 88200, 96000):
+        raise ConfigError(f"--sample-rate {sample_rate_hz}: use 44100, 48000, 88200 or 96000")
+    tty = sys.stderr.isatty()
+    last = {"t": 0.0}
+
+    def progress(done: float, peak_db: float) -> None:
+        import time
+
+        now = time.monotonic()
+        if done < 1.0 and now - last["t"] < (0.1 if tty else 1.0):
+            return
+        last["t"] = now
+        bar = "#" * int(done * 30)
+        line = f"measuring: sweep [{bar:<30}] {done:4.0%}  mic peak {peak_db:6.1f} dBFS"
+        print(("\r" + line) if tty else line, end="" if tty and done < 1.0 else "\n",
+              file=sys.stderr, flush=True)
+
+    rec = run_sweep(output=args.output if args.output is not None else audio.output,
+                    input=args.input if args.input is not None else audio.input,
+                    mic_channel=args.mic_channel, sample_rate_hz=sample_rate_hz,
+                    sweep_s=args.seconds, level_db=args.level_db, tail_s=args.tail,
+                    progress=progress)
+    prof, _ = analyse(rec)
+    json_path, png_path = write_outputs(prof, args.out or default_profile_dir())
+    print(f"delay {prof.delay_ms:.1f} ms"
+          + (f" (acoustic {prof.acoustic_delay_ms:.1f} ms = {prof.acoustic_delay_ms * 0.343:.1f}"
+             " m; the rest is the interface)" if prof.acoustic_delay_ms >= 0 else "")
+          + f"; SNR {prof.snr_db:.0f} dB; mic peak {prof.mic_peak_db:.1f} dBFS")
+    print("RT60 (s): " + "  ".join(f"{b} Hz {'n/a' if v is None else f'{v:.2f}'}"
+                                    for b, v in prof.rt60_s.items()))
+    print(f"room profile: {json_path}")
+    print(f"plot: {png_path}")
+    return 0
+
+
 def _scenes_list(args: argparse.Namespace) -> int:
     from liveai.visuals.isf import ShaderError
     from liveai.visuals.scene import load_document
@@ -504,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     liveai_log.configure(args.verbose)
     handlers = {"run": _cmd_run, "devices": _cmd_devices, "analyze": _cmd_analyze,
                 "bench": _cmd_bench, "osc": _cmd_osc, "scenes": _cmd_scenes,
-                "render": _cmd_render}
+                "render": _cmd_render, "measure": _cmd_measure}
     try:
         return handlers[args.command](args)
     except LiveAIError as exc:

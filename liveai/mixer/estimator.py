@@ -221,14 +221,28 @@ class RoomEstimator:
         if ratio < 8.0:
             return
         if lag == self._delay_candidate and lag != self.delay_samples:
-            margin = int(0.01 * self.sample_rate_hz)  # keep 10 ms before the direct sound
-            offset = max(0, (lag - margin) // self.frame)
-            if offset != self.model.offset:
-                self.model.set_offset(offset)
-                log.info("room delay %.1f ms (confidence %.0f): model starts at %.1f ms",
-                         1e3 * lag / self.sample_rate_hz, ratio,
-                         1e3 * offset * self.frame / self.sample_rate_hz)
-            self.delay_samples = lag
+            self.seed_delay(lag, f"confidence {ratio:.0f}")
+        self._delay_candidate = lag
+
+    def seed_delay(self, delay_samples: int, why: str = "room profile") -> None:
+        """Place the room model at a known delay (from the soundcheck, or the delay finder).
+
+        Parameters
+        ----------
+        delay_samples : int
+            Reference → mic delay (I/O + acoustic), samples at :attr:`sample_rate_hz`.
+        why : str
+            Where it came from, for the log.
+        """
+        lag = int(delay_samples)
+        margin = int(0.01 * self.sample_rate_hz)  # keep 10 ms before the direct sound
+        offset = max(0, (lag - margin) // self.frame)
+        if offset != self.model.offset:
+            self.model.set_offset(offset)
+            log.info("room delay %.1f ms (%s): model starts at %.1f ms",
+                     1e3 * lag / self.sample_rate_hz, why,
+                     1e3 * self.model.offset * self.frame / self.sample_rate_hz)
+        self.delay_samples = lag
         self._delay_candidate = lag
 
     # -- results ---------------------------------------------------------------------------------
