@@ -130,3 +130,15 @@ def test_readme_uniform_table_is_in_step():
     assert block.strip() == readme_table().strip(), (
         "README uniform table is stale: regenerate it with\n"
         "  .venv/bin/python -c 'from liveai.visuals.uniforms import readme_table as t; print(t())'")
+
+
+def test_badly_quoted_keys_are_repaired_like_a_real_file():
+    # From the public collection: 'ISFVSN" : "2",' is missing its opening quote.
+    text = '/*{\n "CREDIT": "x",\n ISFVSN" : "2",\n INPUTS: []\n}*/\nvoid main(){}'
+    doc = parse_isf(text, "r.fs")
+    assert doc.header["ISFVSN"] == "2"
+    assert "header: badly quoted JSON keys repaired" in doc.rules
+    # a value (not a key) that is broken is still an error with its line
+    with pytest.raises(ShaderError) as err:
+        parse_isf('/*{\n "A": "x",\n "B": nope\n}*/', "v.fs")
+    assert err.value.line == 3

@@ -183,6 +183,8 @@ class IsfDocument:
 
 _HEADER_RE = re.compile(r"/\*(.*?)\*/", re.S)
 _TRAILING_COMMA_RE = re.compile(r",\s*([\]}])")
+# A key missing its opening quote (``ISFVSN" : "2"``, seen in a real file) or both quotes.
+_BAD_KEY_RE = re.compile(r'([{,]\s*)"?([A-Za-z_][A-Za-z0-9_]*)"?(\s*:)')
 _TYPE_ALIASES = {t.lower(): t for t in INPUT_GLSL_TYPES}
 _TYPE_ALIASES["audiofft"] = "audioFFT"
 _TYPE_ALIASES["point2d"] = "point2D"
@@ -266,13 +268,19 @@ def extract_header(text: str, path: str = "<shader>") -> tuple[dict, str]:
         header = json.loads(body)
         rule = ""
     except json.JSONDecodeError as exc:
-        # Hand-written headers often carry trailing commas; accept those, report anything else.
+        # Hand-written headers carry trailing commas and badly quoted keys; repair those (and
+        # say so), report anything else with the line of the first error.
+        fixed = _TRAILING_COMMA_RE.sub(r"\1", body)
+        rule = "header: trailing commas in the JSON accepted"
         try:
-            header = json.loads(_TRAILING_COMMA_RE.sub(r"\1", body))
-            rule = "header: trailing commas in the JSON accepted"
+            header = json.loads(fixed)
         except json.JSONDecodeError:
-            raise ShaderError(path, f"the ISF header is not valid JSON: {exc.msg}",
-                              line + body[:exc.pos].count("\n")) from None
+            try:
+                header = json.loads(_BAD_KEY_RE.sub(r'\1"\2"\3', fixed))
+                rule = "header: badly quoted JSON keys repaired"
+            except json.JSONDecodeError:
+                raise ShaderError(path, f"the ISF header is not valid JSON: {exc.msg}",
+                                  line + body[:exc.pos].count("\n")) from None
     if not isinstance(header, dict):
         raise ShaderError(path, "the ISF header must be a JSON object {...}", line)
     return header, rule
