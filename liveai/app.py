@@ -398,6 +398,7 @@ class Engine:
         if config.osc_out.targets:
             self.osc_out = FeatureSender(self.record, config.osc_out.targets,
                                          config.osc_out.rate_hz)
+        self.live_mixer = self._build_mixer(config, source)
         self._frame = new_frame()
         self._frame["sample_rate_hz"] = sr
         self._frame["hop_samples"] = config.analysis.hop_length
@@ -410,6 +411,29 @@ class Engine:
         self.warmup_s = 0.0
         self._started_at = 0.0
 
+    def _build_mixer(self, config: ShowConfig, source: Source):
+        """The adaptive mixer in the duplex callback, when the preset asks for it."""
+        m, a = config.mixer, config.audio
+        if not m.enabled:
+            return None
+        if not (a.duplex and isinstance(source, DeviceSource)):
+            log.warning("mixer.enabled is set, but the source is %s without a duplex stream: "
+                        "the mixer stays off (it needs audio.duplex = true on a device)",
+                        source.description)
+            return None
+        from liveai.mixer.live import LiveMixer  # scipy & co. only when the mixer runs
+
+        n_out = max(m.output_channels or [len(a.input_channels)])
+        live = LiveMixer(source.sample_rate_hz, a.block_size,
+                         np.array([c - 1 for c in a.input_channels], dtype=np.intp), m, n_out,
+                         ring_seconds=max(a.ring_seconds, 1.0))
+        live.attach(self.params)
+        source.set_processor(live.process, (m.mic_channel,) if m.mic_channel else (), n_out)
+        log.info("adaptive mixer in the PA path: %d bands, ceiling %.1f dBFS, latency %d "
+                 "samples, room mic %s", m.n_bands, m.ceiling_db, live.chain.latency_samples,
+                 f"on input {m.mic_channel}" if m.mic_channel else "none (nothing automatic)")
+        return live
+
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
         """Warm up the kernels, start the source, the analysis thread and the projectors."""
@@ -417,6 +441,12 @@ class Engine:
         # it, longer than a 128-frame block. Ask busy threads to hand it over sooner.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self.warmup_s = warm_up()
+        if self.live_mixer is not None:
+            t0 = time.perf_counter()
+            self.live_mixer.warm_up()
+            mixer_s = time.perf_counter() - t0
+            self.warmup_s += mixer_s
+            log.info("mixer chain ready in %.2f s", mixer_s)
         log.info("DSP kernels ready in %.2f s", self.warmup_s)
         log.info("source: %s", self.source.description)
         # Everything allocated so far lives for the whole show: keep the cyclic garbage
@@ -426,6 +456,8 @@ class Engine:
         try:
             self.source.start(self.ring)
             self._started_at = time.monotonic()
+            if self.live_mixer is not None:
+                self.live_mixer.start()
             self._analysis = threading.Thread(target=self._analyse, name="liveai-analysis",
                                               daemon=True)
             self._analysis.start()
@@ -451,6 +483,8 @@ class Engine:
         self._stop.set()
         if self._analysis is not None:
             self._analysis.join(timeout=5.0)
+        if self.live_mixer is not None:
+            self.live_mixer.stop()
         self.source.stop()
 
     def _scene_shown(self, index: int) -> None:
@@ -567,7 +601,8 @@ class Engine:
             warmup_s=self.warmup_s,
             ended_by=ended_by,
             projector=bool(self.projectors),
-            notes=self.osc_in.summary_lines() if self.osc_in is not None else [],
+            notes=((self.osc_in.summary_lines() if self.osc_in is not None else [])
+                   + (self.live_mixer.summary_lines() if self.live_mixer is not None else [])),
         )
 
 

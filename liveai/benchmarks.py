@@ -21,7 +21,13 @@ from liveai.app import Engine, has_display
 from liveai.audio.devices import refresh
 from liveai.audio.jackserver import JackServer
 from liveai.audio.sources import DeviceSource, FeederSource
-from liveai.config import AnalysisConfig, AudioConfig, ProjectorConfig, ShowConfig
+from liveai.config import (
+    AnalysisConfig,
+    AudioConfig,
+    MixerConfig,
+    ProjectorConfig,
+    ShowConfig,
+)
 from liveai.errors import LiveAIError
 
 log = logging.getLogger(__name__)
@@ -76,14 +82,19 @@ def _reference_run(seconds: float, block_size: int, sample_rate_hz: int) -> tupl
 
 
 def _liveai_run(seconds: float, block_size: int, sample_rate_hz: int, projector: bool,
-                fps: float) -> tuple[np.ndarray, int, float | None]:
-    """The engine's duplex stream feeding the ring and the analysis (and a projector)."""
+                fps: float, mixer: bool = False) -> tuple[np.ndarray, int, float | None]:
+    """The engine's duplex stream feeding the ring and the analysis (and a projector).
+
+    ``mixer``: the adaptive mixer's chain in the callback (16 bands, limiter, mic on input 3,
+    the room thread estimating), as in the PA path.
+    """
     config = ShowConfig(
         name="bench",
         audio=AudioConfig(source="device", input="system", duplex=True,
                           sample_rate_hz=sample_rate_hz, block_size=block_size),
         analysis=AnalysisConfig(),
         projector=ProjectorConfig(enabled=projector, fps=fps, vsync=False),
+        mixer=MixerConfig(enabled=mixer, mic_channel=3 if mixer else 0, n_bands=16),
     )
     n_max = int(seconds * sample_rate_hz / block_size) + 1024
     source = DeviceSource(input="system", duplex=True, sample_rate_hz=sample_rate_hz,
@@ -136,7 +147,8 @@ def bench_audio(seconds: float = 60.0, block_size: int = 128, sample_rate_hz: in
     results: list[CallbackTiming] = []
     try:
         phases = [("reference (copy-only callback)", "ref", False),
-                  ("liveai engine", "liveai", False)]
+                  ("liveai engine", "liveai", False),
+                  ("liveai + mixer chain (16 bands)", "mixer", False)]
         if projector:
             phases.append((f"liveai + projector @{fps:g} fps", "liveai", True))
         for label, kind, with_projector in phases:
@@ -147,7 +159,7 @@ def bench_audio(seconds: float = 60.0, block_size: int = 128, sample_rate_hz: in
                 fps_measured = None
             else:
                 times, xr, fps_measured = _liveai_run(seconds, block_size, sample_rate_hz,
-                                                      with_projector, fps)
+                                                      with_projector, fps, kind == "mixer")
             jack_x = (server.xruns - jack_x0) if server else -1
             results.append(CallbackTiming(label, period_s, times, xr, jack_x, fps_measured))
     finally:

@@ -258,6 +258,126 @@ class VisualsConfig:
 
 
 @dataclass(frozen=True)
+class MixerConfig:
+    """The adaptive mixer in the PA path (``[mixer]``): where it sits, its limits and targets.
+
+    ``enabled``, ``mic_channel`` and ``output_channels`` are read by the engine only; the rest
+    steer :class:`liveai.mixer.AdaptiveMixer`.
+    """
+
+    # where it sits (the engine)
+    enabled: bool = _opt(False, "run the mixer chain in the duplex PA path (needs audio.duplex); "
+                         "off: liveai never touches the PA signal beyond sanitising it")
+    mic_channel: int = _opt(0, "1-based input channel of the room mic (0 = none: the chain "
+                            "runs with the static gain and hand-set bands, nothing automatic)",
+                            min=0, max=64)
+    output_channels: list[int] = _opt([], "1-based output channels carrying the processed "
+                                      "programme, one per audio.input_channels entry (empty = "
+                                      "1, 2, ...)")
+    # the chain
+    n_bands: int = _opt(20, "EQ bands per channel (auto-EQ peaking bands)", min=16, max=32)
+    ceiling_db: float = _opt(-1.0, "hard output ceiling, dBFS: no sample ever exceeds it",
+                             min=-24.0, max=0.0)
+    lookahead_ms: float = _opt(1.5, "limiter look-ahead (the chain's latency)", min=0.1, max=10.0)
+    release_ms: float = _opt(80.0, "limiter release time constant", min=5.0, max=2000.0)
+    smoothing_ms: float = _opt(20.0, "glide of every EQ/gain change", min=1.0, max=500.0)
+    # auto-EQ
+    auto_eq: bool = _opt(True, "correct the room response toward the target")
+    target: str = _opt("flat", "target curve: flat, house (LF rise, HF fall) or file",
+                       choices=("flat", "house", "file"))
+    target_file: str = _opt("", "target for target = file: lines 'freq_hz gain_db'")
+    freq_lo_hz: float = _opt(80.0, "lowest frequency the auto-EQ corrects", min=20.0, max=2000.0)
+    freq_hi_hz: float = _opt(10000.0, "highest frequency the auto-EQ corrects", min=1000.0,
+                             max=20000.0)
+    max_boost_db: float = _opt(6.0, "largest boost of any band", min=0.0, max=12.0)
+    max_cut_db: float = _opt(12.0, "largest cut of any band", min=0.0, max=24.0)
+    max_rate_db_s: float = _opt(1.0, "fastest change of any band gain, dB per second", min=0.05,
+                                max=20.0)
+    min_coherence: float = _opt(0.2, "bands whose coherence (programme-explained share of the "
+                                "mic) is below this are not corrected; the room model averages "
+                                "over time, so its estimate holds down to about 0.2", min=0.05,
+                                max=0.99)
+    null_depth_db: float = _opt(6.0, "a dip this far below the 1-octave trend is a null: never "
+                                "boosted", min=1.0, max=30.0)
+    # crowd compensation
+    crowd_comp: bool = _opt(True, "raise the gain to keep the music above the crowd")
+    crowd_margin_db: float = _opt(10.0, "wanted music-over-crowd margin at the mic", min=0.0,
+                                  max=40.0)
+    crowd_max_gain_db: float = _opt(6.0, "most gain the crowd compensation may add", min=0.0,
+                                    max=12.0)
+    crowd_attack_db_s: float = _opt(0.5, "gain rise rate", min=0.01, max=10.0)
+    crowd_release_db_s: float = _opt(0.25, "gain fall rate", min=0.01, max=10.0)
+    gain_db: float = _opt(0.0, "static gain before crowd compensation", min=-20.0, max=12.0)
+    # the room estimate
+    room_model_s: float = _opt(1.5, "length of the room model: at least the hall's RT60", min=0.1,
+                               max=4.0)
+    max_delay_ms: float = _opt(300.0, "largest PA-to-mic delay searched (acoustic + I/O)",
+                               min=0.0, max=500.0)
+    adapt_step: float = _opt(1.0, "NLMS step of the room model (0..1)", min=0.01, max=1.0)
+    average_s: float = _opt(2.0, "averaging of coherence and crowd spectra", min=0.2, max=30.0)
+    update_s: float = _opt(0.5, "how often the EQ/gain targets are recomputed", min=0.05, max=10.0)
+    ref_floor_db: float = _opt(-70.0, "reference level below which nothing is learned", min=-120.0,
+                               max=-20.0)
+
+    def __post_init__(self) -> None:
+        self.validate("mixer")
+
+    @classmethod
+    def from_table(cls, table: dict, where: str = "[mixer]") -> MixerConfig:
+        """Build from a TOML table, naming unknown keys and bad values."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in table:
+            if key not in names:
+                raise ConfigError(f"{where}: unknown key {key!r}")
+        try:
+            return cls(**table)
+        except TypeError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+
+    def validate(self, where: str) -> None:
+        """Check every field's type and range, then the constraints that span fields."""
+        self._validate_engine(where)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            default = f.default
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{where}.{f.name} = {value!r}: expected true or false")
+                continue
+            if isinstance(default, (int, float)):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ConfigError(f"{where}.{f.name} = {value!r}: expected a number")
+                if isinstance(default, int) and not isinstance(value, int):
+                    raise ConfigError(f"{where}.{f.name} = {value!r}: expected an integer")
+                if not math.isfinite(value):
+                    raise ConfigError(f"{where}.{f.name} = {value!r}: not a finite number")
+                if "min" in meta and value < meta["min"]:
+                    raise ConfigError(f"{where}.{f.name} = {value!r}: below the minimum "
+                                      f"{meta['min']}")
+                if "max" in meta and value > meta["max"]:
+                    raise ConfigError(f"{where}.{f.name} = {value!r}: above the maximum "
+                                      f"{meta['max']}")
+            if "choices" in meta and value not in meta["choices"]:
+                raise ConfigError(f"{where}.{f.name} = {value!r}: choose one of "
+                                  f"{', '.join(meta['choices'])}")
+        if self.freq_lo_hz * 2 > self.freq_hi_hz:
+            raise ConfigError(f"{where}: freq_lo_hz = {self.freq_lo_hz} must be at least an octave "
+                              f"below freq_hi_hz = {self.freq_hi_hz}")
+        if self.target == "file" and not self.target_file:
+            raise ConfigError(f"{where}: target = 'file' needs target_file")
+
+    def _validate_engine(self, where: str) -> None:
+        for ch in self.output_channels:
+            if not isinstance(ch, int) or isinstance(ch, bool) or not 1 <= ch <= 64:
+                raise ConfigError(f"{where}.output_channels = {self.output_channels!r}: channel "
+                                  f"{ch!r} is not a channel number between 1 and 64")
+        if len(set(self.output_channels)) != len(self.output_channels):
+            raise ConfigError(f"{where}.output_channels = {self.output_channels!r} lists a "
+                              "channel twice")
+
+
+@dataclass(frozen=True)
 class ShowConfig:
     """A whole show, as stored in one preset file."""
 
@@ -269,6 +389,7 @@ class ShowConfig:
     osc_out: OscOutConfig = field(default_factory=OscOutConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     visuals: VisualsConfig = field(default_factory=VisualsConfig)
+    mixer: MixerConfig = field(default_factory=MixerConfig)
 
     def validate(self, where: str) -> None:
         """Check every section's cross-field constraints."""
@@ -277,6 +398,19 @@ class ShowConfig:
         self.projector.validate(where)
         self.osc_out.validate(where)
         self.control.validate(where)
+        m = self.mixer
+        if not m.enabled:
+            return
+        chans = self.audio.input_channels
+        if not self.audio.duplex:
+            raise ConfigError(f"{where}: mixer.enabled = true needs audio.duplex = true (the "
+                              "mixer sits between the input and the PA output)")
+        if m.mic_channel in chans:
+            raise ConfigError(f"{where}: mixer.mic_channel = {m.mic_channel} is also one of "
+                              f"audio.input_channels = {chans}: the mic needs its own channel")
+        if m.output_channels and len(m.output_channels) != len(chans):
+            raise ConfigError(f"{where}: mixer.output_channels = {m.output_channels} should "
+                              f"name one output per audio.input_channels entry ({len(chans)})")
 
 
 def _type_name(tp: Any) -> str:
@@ -400,7 +534,10 @@ def build(cls: type, table: Any, where: str, prefix: str = "") -> Any:
                 f"{where}: {prefix}{key} = {_fmt(value)} is out of range ({lo} to {hi})"
             )
         kwargs[key] = coerced
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:  # a cross-field check in __post_init__ (MixerConfig)
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def preset_search_dirs() -> list[Path]:

@@ -1035,10 +1035,24 @@ ENGINE_PARAMETERS: tuple[ParamSpec, ...] = (
        choices=("beat", "bar", "phrase"), wired=True),
     _p("/autopilot/every", _I, 2, 1, 1000, "", "change after this many beats / bars / phrases",
        wired=True),
-    _p("/mixer/bypass", _B, False, doc="PA processing bypassed (the signal passes untouched)"),
-    _p("/mixer/lock", _B, False, doc="freeze the automatic EQ and gain where they are"),
+    _p("/mixer/bypass", _B, False, doc="PA processing bypassed: the dry programme crossfades "
+       "in (the hard ceiling stays)", wired=True),
+    _p("/mixer/lock", _B, False, doc="freeze the automatic EQ and gain where they are",
+       wired=True),
     _p("/mixer/max_boost_db", _F, 6.0, 0.0, 12.0, "dB",
-       "most any band or the gain may be raised"),
+       "most any band or the crowd gain may be raised", wired=True),
+    _p("/mixer/auto_eq", _B, True, doc="correct the room response toward the target (off: the "
+       "bands stay where they are)", wired=True),
+    _p("/mixer/crowd_compensation", _B, True, doc="raise the gain to keep the music above the "
+       "crowd (off: back to the static gain)", wired=True),
+    _p("/mixer/crowd_level_db", _F, -120.0, -120.0, 40.0, "dB",
+       "read-only: crowd/ambient level at the room mic, dBFS", wired=True),
+    _p("/mixer/music_level_db", _F, -120.0, -120.0, 40.0, "dB",
+       "read-only: the programme's level at the room mic, dBFS", wired=True),
+    _p("/mixer/gain_db", _F, 0.0, -120.0, 40.0, "dB",
+       "read-only: gain in force (static + crowd compensation)", wired=True),
+    _p("/mixer/limiter_gain_db", _F, 0.0, -120.0, 40.0, "dB",
+       "read-only: deepest limiter gain reduction in the last half second", wired=True),
 )
 
 

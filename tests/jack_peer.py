@@ -6,6 +6,8 @@ Modes (first argument):
   tone    PORT...   write a 1 kHz sine at -12 dBFS peak (-15.05 dBFS RMS), the same on every
                     port, until stdin closes
   delay   OUT IN    send one impulse into OUT, find it at IN; prints {"delay_frames": N}
+  playrec NPY IN OUT...  write the tone of `tone` to every OUT, record IN into NPY (float32)
+                    until stdin closes (at most 30 s); prints {"frames": N, "xruns": N}
   bad     OUT IN    send NaN, Inf and +-4.0 mixed with a sine into OUT for 1 s, watch IN;
                     prints {"nonfinite_seen": N, "max_abs_seen": X, "frames_seen": N}
 The ramp value of frame n is ((n mod 65536) + 1) / 131072: exact in float32, never zero.
@@ -48,7 +50,34 @@ def main() -> None:
     def _xrun(delay):
         state["xruns"] += 1
 
-    if mode in ("ramp", "tone"):
+    if mode == "playrec":
+        path, inp_target, out_targets = targets[0], targets[1], targets[2:]
+        outs = [client.outports.register(f"out_{i}") for i in range(len(out_targets))]
+        inp = client.inports.register("in")
+        rec = np.zeros(30 * sr, dtype=np.float32)
+
+        @client.set_process_callback
+        def process(frames):
+            n0 = state["n"]
+            idx = np.arange(n0, n0 + frames)
+            base = 0.25 * np.sin(2 * np.pi * 1000.0 * idx / sr)
+            for port in outs:
+                port.get_array()[:] = base
+            k = min(frames, rec.size - n0)
+            if k > 0:
+                rec[n0:n0 + k] = inp.get_array()[:k]
+            state["n"] = n0 + frames
+
+        client.activate()
+        for port, target in zip(outs, out_targets, strict=True):
+            client.connect(port, target)
+        client.connect(inp_target, inp)
+        emit({"ready": True, "samplerate": sr})
+        sys.stdin.read()
+        client.deactivate()
+        np.save(path, rec[:min(state["n"], rec.size)])
+        emit({"frames": state["n"], "xruns": state["xruns"]})
+    elif mode in ("ramp", "tone"):
         outs = [client.outports.register(f"out_{i}") for i in range(len(targets))]
 
         @client.set_process_callback

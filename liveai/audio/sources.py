@@ -87,6 +87,12 @@ class DeviceSource(Source):
         self.manager: StreamManager | None = None
         self.description = f"input device '{stream_kwargs.get('input') or 'default'}'"
 
+    def set_processor(self, processor, extra_input_channels: tuple[int, ...] = (),
+                      output_count: int = 0) -> None:
+        """Fill the duplex output with ``processor`` (see :class:`StreamManager`); before start."""
+        self._kwargs.update(processor=processor, extra_input_channels=extra_input_channels,
+                            output_count=output_count)
+
     def start(self, ring: SpscRing) -> None:
         """Open the device; raises DeviceError when it cannot be opened now."""
         self.manager = StreamManager(ring, **self._kwargs)

@@ -109,6 +109,12 @@ class StreamManager:
         Keep the duration of the last ``timing_capacity`` callbacks (for ``liveai bench audio``).
     processor : Processor, optional
         Duplex output processor; default :func:`passthrough`.
+    extra_input_channels : sequence of int
+        1-based input channels opened for the processor but not written to the ring (the
+        mixer's room mic).
+    output_count : int
+        Output channels to open for ``duplex`` (0 = one per input channel); the processor
+        fills them all.
     """
 
     def __init__(
@@ -124,6 +130,8 @@ class StreamManager:
         reconnect_max_s: float = 5.0,
         timing_capacity: int = 0,
         processor: Processor | None = None,
+        extra_input_channels: tuple[int, ...] | list[int] = (),
+        output_count: int = 0,
     ) -> None:
         if sample_rate_hz not in SAMPLE_RATES_HZ:
             raise DeviceError(f"sample rate {sample_rate_hz} Hz is not one of {SAMPLE_RATES_HZ}")
@@ -131,7 +139,7 @@ class StreamManager:
             raise DeviceError(f"block size {block_size} is outside {MIN_BLOCK}..{MAX_BLOCK}")
         if ring.channels != len(input_channels):
             raise ValueError("ring channels must match the number of selected input channels")
-        bad = [c for c in input_channels if not 1 <= int(c) <= 64]
+        bad = [c for c in (*input_channels, *extra_input_channels) if not 1 <= int(c) <= 64]
         if bad or not input_channels:
             raise DeviceError(f"input channels {list(input_channels)}: channels are numbered "
                               "from 1 (at most 64)")
@@ -145,6 +153,8 @@ class StreamManager:
         self.reconnect_max_s = float(reconnect_max_s)
         self.processor: Processor = processor or passthrough
         self._channel_index = np.array([c - 1 for c in self.input_channels], dtype=np.intp)
+        self.extra_input_channels = tuple(int(c) for c in extra_input_channels)
+        self.output_count = int(output_count)
         self._counts = np.zeros(9, dtype=np.int64)
         self._timing_ns = np.zeros(max(int(timing_capacity), 1), dtype=np.int64)
         self._timing_on = timing_capacity > 0
@@ -213,11 +223,13 @@ class StreamManager:
     def _open(self) -> tuple[sd.Stream | sd.InputStream, DeviceInfo]:
         """Find the devices and start a stream; raises DeviceError or sd.PortAudioError."""
         dev_in = find_device(self.input_spec, "input")
-        need = int(self._channel_index.max()) + 1
+        need = max(self.input_channels + self.extra_input_channels)
         if dev_in.max_input_channels < need:
             raise DeviceError(
                 f"input '{dev_in.name}' has {dev_in.max_input_channels} channels; "
-                f"audio.input_channels = {list(self.input_channels)} needs {need}"
+                f"audio.input_channels = {list(self.input_channels)}"
+                + (f" and mixer.mic_channel = {self.extra_input_channels[0]}"
+                   if self.extra_input_channels else "") + f" need {need}"
             )
         generation = self._generation + 1
         kwargs = dict(
@@ -233,7 +245,8 @@ class StreamManager:
                     if self.output_spec:
                         raise
                     dev_out = find_device("", "output")
-                n_out = min(dev_out.max_output_channels, len(self.input_channels))
+                n_out = min(dev_out.max_output_channels,
+                            self.output_count or len(self.input_channels))
                 stream = sd.Stream(device=(dev_in.index, dev_out.index),
                                    channels=(need, n_out), **kwargs)
             else:

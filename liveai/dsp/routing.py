@@ -18,7 +18,8 @@ def route_sanitized(indata, channel_index, outdata, ceiling):  # pragma: no cove
     ----------
     indata : float32 (frames, in_channels)
     channel_index : intp (k,)
-        ``outdata[:, j]`` receives ``indata[:, channel_index[j]]``; outputs past ``k`` get 0.
+        ``outdata[:, j]`` receives ``indata[:, channel_index[j]]``; outputs past ``k``, and
+        those whose index is negative, get 0.
     outdata : float32 (frames, out_channels)
     ceiling : float
         Largest absolute output value (1.0 = full scale).
@@ -31,7 +32,7 @@ def route_sanitized(indata, channel_index, outdata, ceiling):  # pragma: no cove
     frames, n_out = outdata.shape
     bad = 0
     for j in range(n_out):
-        if j < channel_index.shape[0]:
+        if j < channel_index.shape[0] and channel_index[j] >= 0:
             ch = channel_index[j]
             for i in range(frames):
                 v = indata[i, ch]

@@ -10,6 +10,7 @@ driven by ``process`` (no thread), so a run is deterministic; the engine may cal
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import math
 
@@ -68,6 +69,11 @@ class AdaptiveMixer:
         self._next_update = int(cfg.update_s * sr)
         self._min_limiter_gain = 1.0
         self.changes: collections.deque = collections.deque(maxlen=200)
+        self.change_count = 0  # every change ever logged (``changes`` keeps the last 200)
+        #: True: new targets wait in :attr:`pending` until :meth:`flush` (the engine's room
+        #: thread flips the chain's parameters only once the callback has taken the last set).
+        self.hold_apply = False
+        self.pending = False
         self._apply()
 
     # -- the audio path --------------------------------------------------------------------------
@@ -124,6 +130,37 @@ class AdaptiveMixer:
         return out[:, 0] if mono else out
 
     # -- the slow loop ---------------------------------------------------------------------------
+    def observe(self, ref: np.ndarray, mic: np.ndarray) -> None:
+        """Feed what went to the PA and what the mic heard (the engine's room thread).
+
+        Parameters
+        ----------
+        ref : np.ndarray, shape (frames,), float64
+            The chain's output (the mean of its channels).
+        mic : np.ndarray, shape (frames,)
+            The room mic over the same frames.
+        """
+        self.estimator.push(ref, mic)
+        self._samples += int(np.shape(ref)[0])
+
+    def flush(self) -> bool:
+        """Hand targets held back by :attr:`hold_apply` to the chain; True when it did."""
+        if not self.pending:
+            return False
+        self.pending = False
+        self._send()
+        return True
+
+    def set_max_boost(self, db: float) -> None:
+        """Change the largest boost of any band (and of the crowd compensation), dB."""
+        cfg = self.config
+        new = dataclasses.replace(cfg, max_boost_db=float(db),
+                                  crowd_max_gain_db=min(float(db), cfg.crowd_max_gain_db))
+        self.config = self.autoeq.config = new
+        self.crowd_gain_db = min(self.crowd_gain_db, new.crowd_max_gain_db)
+        self._log_change(f"max boost {db:.1f} dB", "engineer")
+        self._apply()
+
     def update(self) -> None:
         """Recompute EQ and gain targets from the latest estimates and hand them to the chain."""
         cfg = self.config
@@ -144,7 +181,8 @@ class AdaptiveMixer:
                                  f"{int(np.count_nonzero(np.abs(delta) > 1e-9))} bands moved")
         # crowd compensation once the room model explains the mic (an unlearned room would
         # read as a loud crowd)
-        if self.crowd_enabled and est.seconds >= 10.0 and est.erle_db() > 3.0:
+        if (self.crowd_enabled and not self.autoeq.locked and est.seconds >= 10.0
+                and est.erle_db() > 3.0):
             margin = est.music_level_db() - est.crowd_level_db()
             want = float(np.clip(self.crowd_gain_db + cfg.crowd_margin_db - margin, 0.0,
                                  cfg.crowd_max_gain_db))
@@ -163,9 +201,16 @@ class AdaptiveMixer:
     def _log_change(self, what: str, why: str) -> None:
         t = self._samples / self.sample_rate_hz
         self.changes.append((round(t, 3), what, why))
+        self.change_count += 1
         log.debug("%.1f s: %s (%s)", t, what, why)
 
     def _apply(self) -> None:
+        if self.hold_apply:
+            self.pending = True
+            return
+        self._send()
+
+    def _send(self) -> None:
         gain = 10.0 ** (self.gain_db / 20.0)
         self.chain.set_params(coefs=self.autoeq.coefs()[None], gains=np.full(self.channels, gain),
                               bypass=self.bypassed)
@@ -183,7 +228,7 @@ class AdaptiveMixer:
         self._apply()
 
     def lock(self, on: bool = True) -> None:
-        """Hold the EQ where it is (estimation goes on)."""
+        """Hold the EQ and the crowd gain where they are (estimation goes on)."""
         self.autoeq.locked = bool(on)
         self._log_change("eq " + ("locked" if on else "unlocked"), "engineer")
 
