@@ -15,6 +15,7 @@ from jack_room_peer import room_ir
 from PIL import Image
 from scipy import signal
 
+from liveai.errors import ConfigError
 from liveai.mixer import AdaptiveMixer
 from liveai.mixer import measure as m
 from liveai.mixer.soundcheck import (
@@ -22,6 +23,7 @@ from liveai.mixer.soundcheck import (
     SweepRecording,
     analyse,
     check_recording,
+    run_sweep,
     write_outputs,
 )
 
@@ -163,6 +165,12 @@ def test_bad_profile_files(tmp_path):
 
 def _recording(mic: np.ndarray, sweep: np.ndarray, pre: int) -> SweepRecording:
     return SweepRecording(mic, sweep, SR, pre, -12.0, 10.0, {"input": "mic", "mic_channel": "1"})
+
+
+@pytest.mark.parametrize("kwargs", [{"level_db": 3.0}, {"sweep_s": 0.1}, {"mic_channel": 0}])
+def test_bad_settings_are_config_errors(kwargs):
+    with pytest.raises(ConfigError):
+        run_sweep(**kwargs)
 
 
 def test_recording_checks(rng):

@@ -22,7 +22,7 @@ import sounddevice as sd
 
 from liveai.audio.devices import find_device, pulse_source_env
 from liveai.audio.stream import FIRST_CALLBACK_GRACE_S
-from liveai.errors import DeviceError, LiveAIError
+from liveai.errors import ConfigError, DeviceError, LiveAIError
 from liveai.mixer import measure
 
 log = logging.getLogger(__name__)
@@ -93,15 +93,17 @@ def run_sweep(output: str = "", input: str = "", mic_channel: int = 1,
 
     Raises
     ------
+    ConfigError
+        When the level, length or channel is out of range.
     DeviceError
         When a device is missing, lacks the channel, or cannot be opened or stops delivering.
     """
     if not -60.0 <= level_db <= 0.0:
-        raise MeasureError(f"--level-db {level_db:g}: give -60 to 0 dBFS (default -12)")
+        raise ConfigError(f"--level-db {level_db:g}: give -60 to 0 dBFS (default -12)")
     if not 0.5 <= sweep_s <= 60.0:
-        raise MeasureError(f"--seconds {sweep_s:g}: give a sweep of 0.5 to 60 s")
+        raise ConfigError(f"--seconds {sweep_s:g}: give a sweep of 0.5 to 60 s")
     if mic_channel < 1:
-        raise MeasureError(f"--mic-channel {mic_channel}: channels count from 1")
+        raise ConfigError(f"--mic-channel {mic_channel}: channels count from 1")
     sr = int(sample_rate_hz)
     dev_in = find_device(input, "input")
     if dev_in.max_input_channels < mic_channel:
