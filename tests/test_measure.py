@@ -146,9 +146,10 @@ def test_profile_file_plot_and_mixer_seed(rng, tmp_path):
         assert img.format == "PNG" and img.size == (960, 640)
     mixer = AdaptiveMixer(SR, 256, 2)
     assert mixer.report()["delay_ms"] == -1.0
-    m.seed_mixer(mixer, json_path)
+    assert mixer.load_profile(json_path) == prof
     assert mixer.report()["delay_ms"] == pytest.approx(20.0, abs=0.05)
     assert mixer.estimator.model.offset == (960 - 480) // mixer.estimator.frame
+    assert "soundcheck profile" in mixer.report()["changes"][-1][2]
 
 
 def test_bad_profile_files(tmp_path):

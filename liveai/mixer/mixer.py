@@ -13,6 +13,7 @@ import collections
 import dataclasses
 import logging
 import math
+import os
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from liveai.errors import LiveAIError
 from liveai.mixer.autoeq import AutoEQ
 from liveai.mixer.config import MixerConfig
 from liveai.mixer.estimator import RoomEstimator
+from liveai.mixer.measure import RoomProfile, seed_mixer
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +222,30 @@ class AdaptiveMixer:
     def gain_db(self) -> float:
         """Gain in force: static gain plus crowd compensation, dB."""
         return self.config.gain_db + self.crowd_gain_db
+
+    def load_profile(self, profile: RoomProfile | str | os.PathLike) -> RoomProfile:
+        """Start the live room estimate from a soundcheck (``liveai measure``).
+
+        The room model is placed at the measured delay at once instead of after the delay
+        finder's first seconds of music; the estimate then goes on tracking the room.
+
+        Parameters
+        ----------
+        profile : RoomProfile or path of ``room_profile.json``
+
+        Returns
+        -------
+        RoomProfile
+            The profile used.
+
+        Raises
+        ------
+        liveai.mixer.measure.ProfileError
+            When the file cannot be read.
+        """
+        prof = seed_mixer(self, profile)
+        self._log_change(f"room delay {prof.delay_ms:.1f} ms", "soundcheck profile")
+        return prof
 
     def set_bypass(self, on: bool) -> None:
         """Crossfade to the dry programme (the hard ceiling stays) or back."""
