@@ -170,8 +170,9 @@ def _parser() -> argparse.ArgumentParser:
     ms.add_argument("--output", help="output device feeding the PA (default: the preset's)")
     ms.add_argument("--input", help="input device with the measurement mic (default: the "
                     "preset's)")
-    ms.add_argument("--mic-channel", type=int, default=1,
-                    help="1-based input channel of the mic (default 1)")
+    ms.add_argument("--mic-channel", type=int, default=None,
+                    help="1-based input channel of the mic (default: the preset's [mixer] "
+                    "mic_channel, else 1)")
     ms.add_argument("--seconds", type=_positive_seconds, default=6.0,
                     help="sweep length in seconds (default 6; longer = less noise)")
     ms.add_argument("--tail", type=_positive_seconds, default=2.0,
@@ -509,7 +510,10 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
     rec = run_sweep(output=args.output if args.output is not None else audio.output,
                     input=args.input if args.input is not None else audio.input,
-                    mic_channel=args.mic_channel, sample_rate_hz=sample_rate_hz,
+                    mic_channel=(args.mic_channel if args.mic_channel is not None
+                                 else config.mixer.mic_channel or 1),
+                    output_channels=tuple(config.mixer.output_channels) or None,
+                    sample_rate_hz=sample_rate_hz,
                     sweep_s=args.seconds, level_db=args.level_db, tail_s=args.tail,
                     progress=progress)
     prof, _ = analyse(rec)

@@ -194,10 +194,10 @@ def test_recording_checks(rng):
 
 
 # -- through JACK ------------------------------------------------------------------------------
-def _room_peer(server, room: dict) -> subprocess.Popen:
+def _room_peer(server, room: dict, mic_channel: int) -> subprocess.Popen:
     env = {**os.environ, **server.env}
     return subprocess.Popen([sys.executable, str(ROOM_PEER), "PortAudio[^:]*:out_0$",
-                             "PortAudio[^:]*:in_0$",
+                             f"PortAudio[^:]*:in_{mic_channel - 1}$",
                              json.dumps(room)], env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
 
@@ -219,7 +219,7 @@ def test_measure_through_jack(jack_server, tmp_path):
     delay = 480  # 10 ms: 3.4 m
     room = {"taps": {delay: 0.5, delay + 150: -0.2, delay + 400: 0.1}, "rt60_s": 0.6,
             "tail_gain": 0.01, "seed": 7}
-    peer = _room_peer(server, room)
+    peer = _room_peer(server, room, mic_channel=3)  # the default preset's [mixer] mic_channel
     try:
         res = run_cli("measure", "--input", "system", "--output", "system", "--seconds", "3",
                       "--tail", "1.5", "--out", str(tmp_path), env=server.env, timeout=60)
@@ -229,6 +229,7 @@ def test_measure_through_jack(jack_server, tmp_path):
     assert lines and lines[0]["ready"] and lines[-1]["xruns"] == 0, lines
     assert "measuring: sweep" in res.stderr and "Traceback" not in res.stderr
     prof = m.load_profile(tmp_path / "room_profile.json")
+    assert prof.devices["mic_channel"] == "3" and prof.devices["output_channels"] == "1,2"
     # the loop delay = the interface latency PortAudio reports + the room's 10 ms
     assert prof.io_latency_ms > 0
     assert prof.acoustic_delay_ms == pytest.approx(10.0, abs=2 / 48)
@@ -247,9 +248,10 @@ def test_measure_through_jack(jack_server, tmp_path):
 @pytest.mark.jack
 def test_measure_silent_mic(jack_server, tmp_path):
     server = jack_server(period_frames=1024)
-    peer = _room_peer(server, {})  # connected, but the mic gives nothing
+    peer = _room_peer(server, {}, mic_channel=1)  # connected, but the mic gives nothing
     try:
-        res = run_cli("measure", "--input", "system", "--output", "system", "--seconds", "1",
+        res = run_cli("measure", "--input", "system", "--output", "system", "--mic-channel", "1",
+                      "--seconds", "1",
                       "--tail", "0.5", "--out", str(tmp_path), env=server.env, timeout=60)
     finally:
         _finish(peer)

@@ -63,7 +63,8 @@ class SweepRecording:
 
 
 def run_sweep(output: str = "", input: str = "", mic_channel: int = 1,
-              sample_rate_hz: int = 48000, sweep_s: float = 6.0, level_db: float = -12.0,
+              output_channels: tuple[int, ...] | None = None, sample_rate_hz: int = 48000,
+              sweep_s: float = 6.0, level_db: float = -12.0,
               tail_s: float = 2.0, pre_s: float = 0.5, block_size: int = 512,
               f_lo_hz: float = 20.0, f_hi_hz: float = 20000.0,
               progress: Callable[[float, float], None] | None = None) -> SweepRecording:
@@ -76,6 +77,8 @@ def run_sweep(output: str = "", input: str = "", mic_channel: int = 1,
         then the default), see :func:`liveai.audio.devices.find_device`.
     mic_channel : int
         1-based input channel of the measurement mic.
+    output_channels : tuple of int, optional
+        1-based output channels that play the sweep (the PA); default: the first two.
     sample_rate_hz : int
     sweep_s : float
         Sweep length, seconds.
@@ -116,7 +119,15 @@ def run_sweep(output: str = "", input: str = "", mic_channel: int = 1,
             dev_out = find_device(dev_in.name, "output")
         except DeviceError:
             dev_out = find_device("", "output")
-    n_out = min(dev_out.max_output_channels, 2)
+    if output_channels:
+        if min(output_channels) < 1 or max(output_channels) > dev_out.max_output_channels:
+            raise DeviceError(f"output '{dev_out.name}' has {dev_out.max_output_channels} "
+                              f"channels: cannot play on channels {list(output_channels)}")
+        n_out = max(output_channels)
+        out_index = np.asarray(output_channels, dtype=np.int64) - 1
+    else:
+        n_out = min(dev_out.max_output_channels, 2)
+        out_index = np.arange(n_out)
     sweep = measure.make_sweep(sr, sweep_s, f_lo_hz, f_hi_hz)
     pre = int(pre_s * sr)
     n = pre + sweep.size + int(tail_s * sr)
@@ -130,8 +141,8 @@ def run_sweep(output: str = "", input: str = "", mic_channel: int = 1,
     def callback(indata, outdata, frames, _time, status) -> None:
         i = int(state[0])
         k = max(0, min(frames, n - i))
-        outdata[:k] = play[i:i + k, None]
-        outdata[k:] = 0.0
+        outdata.fill(0.0)
+        outdata[:k, out_index] = play[i:i + k, None]
         rec[i:i + k] = indata[:k, ch]
         state[0] = i + frames
         state[2] += 1
@@ -171,7 +182,8 @@ def run_sweep(output: str = "", input: str = "", mic_channel: int = 1,
     if progress is not None:
         peak = float(np.max(np.abs(rec)))
         progress(1.0, 20.0 * math.log10(max(peak, 1e-10)))
-    devices = {"output": dev_out.label, "input": dev_in.label, "mic_channel": str(mic_channel)}
+    devices = {"output": dev_out.label, "output_channels": ",".join(str(c + 1) for c in out_index),
+               "input": dev_in.label, "mic_channel": str(mic_channel)}
     return SweepRecording(np.nan_to_num(rec.astype(np.float64)), sweep, sr, pre, level_db,
                           io_ms, devices, int(state[1]))
 
