@@ -515,7 +515,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
                     output_channels=tuple(config.mixer.output_channels) or None,
                     sample_rate_hz=sample_rate_hz,
                     sweep_s=args.seconds, level_db=args.level_db, tail_s=args.tail,
-                    progress=progress)
+                    block_size=audio.block_size, progress=progress)
     prof, _ = analyse(rec)
     json_path, png_path = write_outputs(prof, args.out or default_profile_dir())
     print(f"delay {prof.delay_ms:.1f} ms"

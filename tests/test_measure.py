@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -150,6 +151,10 @@ def test_profile_file_plot_and_mixer_seed(rng, tmp_path):
     assert mixer.report()["delay_ms"] == pytest.approx(20.0, abs=0.05)
     assert mixer.estimator.model.offset == (960 - 480) // mixer.estimator.frame
     assert "soundcheck profile" in mixer.report()["changes"][-1][2]
+    # a show stream with another latency: acoustic delay + its latency
+    prof2 = m.RoomProfile(**{**dataclasses.asdict(prof), "acoustic_delay_ms": 12.0})
+    mixer.load_profile(prof2, io_latency_ms=5.0)
+    assert mixer.report()["delay_ms"] == pytest.approx(17.0, abs=0.05)
 
 
 def test_bad_profile_files(tmp_path):

@@ -489,7 +489,8 @@ def load_profile(path: str | Path) -> RoomProfile:
                           "freqs_hz": freqs, "response_db": resp, "rt60_s": rt})
 
 
-def seed_mixer(mixer, prof: RoomProfile | str | Path) -> RoomProfile:
+def seed_mixer(mixer, prof: RoomProfile | str | Path, io_latency_ms: float | None = None
+               ) -> RoomProfile:
     """Start an :class:`~liveai.mixer.AdaptiveMixer`'s live room estimate from a soundcheck.
 
     The room model is placed at the measured delay at once (the live delay finder needs a few
@@ -500,6 +501,10 @@ def seed_mixer(mixer, prof: RoomProfile | str | Path) -> RoomProfile:
     ----------
     mixer : AdaptiveMixer
     prof : RoomProfile or path of a profile JSON
+    io_latency_ms : float, optional
+        Input + output latency of the live stream, ms. Given, the delay is the profile's
+        acoustic delay plus this (the show may run other block sizes than the soundcheck);
+        otherwise the profile's loop delay as measured.
 
     Returns
     -------
@@ -515,10 +520,13 @@ def seed_mixer(mixer, prof: RoomProfile | str | Path) -> RoomProfile:
         prof = load_profile(prof)
     sr = int(mixer.sample_rate_hz)
     cfg = mixer.config
-    delay = int(round(prof.delay_ms * 1e-3 * sr))  # [ms] * 1e-3 [s/ms] * [samples/s]
-    if prof.delay_ms > cfg.max_delay_ms:
+    delay_ms = prof.delay_ms
+    if io_latency_ms is not None and io_latency_ms >= 0 and prof.acoustic_delay_ms >= 0:
+        delay_ms = prof.acoustic_delay_ms + io_latency_ms
+    delay = int(round(delay_ms * 1e-3 * sr))  # [ms] * 1e-3 [s/ms] * [samples/s]
+    if delay_ms > cfg.max_delay_ms:
         log.warning("room profile delay %.1f ms is beyond [mixer] max_delay_ms = %g: the room "
-                    "model cannot reach it", prof.delay_ms, cfg.max_delay_ms)
+                    "model cannot reach it", delay_ms, cfg.max_delay_ms)
     if prof.sample_rate_hz != sr:
         log.warning("room profile measured at %d Hz, mixer runs at %d Hz: the delay is carried "
                     "over in ms; measure again if the interface latency changed",

@@ -223,7 +223,8 @@ class AdaptiveMixer:
         """Gain in force: static gain plus crowd compensation, dB."""
         return self.config.gain_db + self.crowd_gain_db
 
-    def load_profile(self, profile: RoomProfile | str | os.PathLike) -> RoomProfile:
+    def load_profile(self, profile: RoomProfile | str | os.PathLike,
+                     io_latency_ms: float | None = None) -> RoomProfile:
         """Start the live room estimate from a soundcheck (``liveai measure``).
 
         The room model is placed at the measured delay at once instead of after the delay
@@ -232,6 +233,9 @@ class AdaptiveMixer:
         Parameters
         ----------
         profile : RoomProfile or path of ``room_profile.json``
+        io_latency_ms : float, optional
+            The live stream's input + output latency, ms: the delay becomes the measured
+            acoustic delay plus this (else the loop delay as measured).
 
         Returns
         -------
@@ -243,8 +247,9 @@ class AdaptiveMixer:
         liveai.mixer.measure.ProfileError
             When the file cannot be read.
         """
-        prof = seed_mixer(self, profile)
-        self._log_change(f"room delay {prof.delay_ms:.1f} ms", "soundcheck profile")
+        prof = seed_mixer(self, profile, io_latency_ms)
+        delay_ms = 1e3 * self.estimator.delay_samples / self.sample_rate_hz
+        self._log_change(f"room delay {delay_ms:.1f} ms", "soundcheck profile")
         return prof
 
     def set_bypass(self, on: bool) -> None:

@@ -87,7 +87,8 @@ def run_sweep(output: str = "", input: str = "", mic_channel: int = 1,
     tail_s, pre_s : float
         Recorded after the sweep (the reverb) and before it (the room's noise), seconds.
     block_size : int
-        Frames per callback.
+        Frames per callback: the show's, so the loop delay measured is the one the live
+        estimate will see.
     f_lo_hz, f_hi_hz : float
         Sweep range.
     progress : callable, optional
@@ -158,11 +159,15 @@ def run_sweep(output: str = "", input: str = "", mic_channel: int = 1,
             stream = sd.Stream(device=(dev_in.index, dev_out.index), samplerate=sr,
                                blocksize=block_size, dtype="float32",
                                channels=(mic_channel, n_out), callback=callback)
+            try:
+                stream.start()
+            except BaseException:
+                stream.close(ignore_errors=True)
+                raise
     except sd.PortAudioError as exc:
         raise DeviceError(f"cannot open '{dev_out.name}' -> '{dev_in.name}' at {sr} Hz: "
                           f"{exc}") from None
     try:
-        stream.start()
         lat = stream.latency
         io_ms = 1e3 * (lat[0] + lat[1]) if isinstance(lat, tuple) else -1.0
         deadline = time.monotonic() + n / sr + FIRST_CALLBACK_GRACE_S
