@@ -10,7 +10,8 @@ from conftest import replace_audio, wait_for_ports, wait_until
 from scipy import signal
 
 from liveai.app import Engine, build_source
-from liveai.config import MixerConfig, ShowConfig
+from liveai.config import MixerConfig, ShowConfig, load_show
+from liveai.errors import ConfigError
 from liveai.mixer.live import LiveMixer
 from liveai.params import engine_store
 
@@ -173,3 +174,55 @@ def test_room_thread_reads_controls_and_publishes_estimates():
     assert store.get("/liveai/mixer/crowd_level_db") < 0.0
     whats = [c[1] for c in m.changes]
     assert "eq locked" in whats and "band 2 frozen" in whats
+
+
+def test_non_finite_targets_never_reach_the_chain():
+    """A room estimate gone bad (NaN) is refused: the chain keeps its last good settings."""
+    live = LiveMixer(SR, 256, np.array([0], dtype=np.intp),
+                     MixerConfig(enabled=True, mic_channel=2), 1)
+    live.attach(engine_store())
+    live.warm_up()
+    buf = np.zeros((4096, live.ring.channels), dtype=np.float32)
+    out = np.zeros((256, 1), dtype=np.float32)
+    good = live.chain.p_coef[live.chain.active[0]].copy()
+    live.mixer.autoeq.gains_db[3] = np.nan
+    live.mixer._apply()  # what an update would do
+    live.process(np.zeros((256, 2), dtype=np.float32), live.channel_index, out)
+    live.step(buf)
+    assert live.rejected_updates == 1 and not live.mixer.pending
+    np.testing.assert_array_equal(live.chain.p_coef[live.chain.active[0]], good)
+    x = np.full((256, 2), 0.1, dtype=np.float32)
+    live.process(x, live.channel_index, out)
+    assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[mixer]\nenabled = true\n", ["mixer.enabled = true needs audio.duplex"]),
+    ("[audio]\nduplex = true\n[mixer]\nenabled = true\nmic_channel = 2\n",
+     ["mixer.mic_channel = 2", "own channel"]),
+    ("[audio]\nduplex = true\n[mixer]\nenabled = true\noutput_channels = [3]\n",
+     ["one output per audio.input_channels entry"]),
+    ("[mixer]\nfreq_lo_hz = 1000.0\nfreq_hi_hz = 1500.0\n", ["at least an octave"]),
+    ("[mixer]\nceiling_db = 3.0\n", ["mixer.ceiling_db = 3.0", "out of range"]),
+])
+def test_bad_mixer_tables_name_the_file_and_the_key(tmp_path, text, words):
+    path = tmp_path / "show.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_show(str(path))
+    for w in [str(path), *words]:
+        assert w in str(err.value)
+
+
+def test_a_mixer_table_loads(tmp_path):
+    path = tmp_path / "show.toml"
+    path.write_text("[audio]\nduplex = true\ninput_channels = [1, 2]\n[mixer]\nenabled = true\n"
+                    "mic_channel = 3\noutput_channels = [3, 4]\nmax_boost_db = 3.0\n"
+                    "auto_eq = false\n")
+    config, _ = load_show(str(path))
+    m = config.mixer
+    assert (m.enabled, m.mic_channel, m.output_channels, m.max_boost_db, m.auto_eq) == (
+        True, 3, [3, 4], 3.0, False)
+    live = LiveMixer(SR, 256, np.array([0, 1], dtype=np.intp), m, 4)
+    np.testing.assert_array_equal(live.out_map, [-1, -1, 0, 1])
+    np.testing.assert_array_equal(live.fallback_map, [-1, -1, 0, 1])

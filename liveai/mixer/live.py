@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from typing import Any
@@ -34,6 +35,8 @@ from liveai.params import ParameterStore, ParamSpec, ParamType
 log = logging.getLogger(__name__)
 
 PREFIX = "/liveai/mixer"
+#: Niceness of the room thread (Linux threads have their own): it yields the CPU to the audio.
+ROOM_NICE = 10
 #: Most frames one callback may bring (the stream manager's largest block).
 MAX_FRAMES = 2048
 
@@ -120,6 +123,7 @@ class LiveMixer:
         self._changes_logged = 0
         self._logged_at = -1e9
         self.room_errors = 0
+        self.rejected_updates = 0
         self.last_report: dict[str, Any] = {}
 
     # -- the callback (real-time) ----------------------------------------------------------------
@@ -254,9 +258,17 @@ class LiveMixer:
     def _flush(self) -> None:
         """Flip the chain's parameters, but only once the callback took the last set."""
         t = int(self.chain.ilim[self.chain.look + 2])  # samples the kernel has processed
-        if not self.mixer.pending or t == self._flip_t:
+        m = self.mixer
+        if not m.pending or t == self._flip_t:
             return
-        self.mixer.flush()
+        if not (np.all(np.isfinite(m.autoeq.coefs())) and math.isfinite(m.gain_db)):
+            m.pending = False  # never hand the PA a broken filter: keep the last good set
+            self.rejected_updates += 1
+            self._rl.warning("nonfinite-targets", "the room estimate produced non-finite EQ/gain "
+                             "targets (%d times so far); the chain keeps its last good settings",
+                             self.rejected_updates)
+            return
+        m.flush()
         self._flip_t = int(self.chain.ilim[self.chain.look + 2])
 
     def _log_changes(self, interval_s: float = 2.0) -> None:
@@ -300,6 +312,10 @@ class LiveMixer:
             self._thread = None
 
     def _run(self, poll_s: float) -> None:
+        try:  # a background job: the audio callback and the analysis come first for the CPU
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ROOM_NICE)
+        except (OSError, AttributeError):
+            pass
         buf = np.zeros((4096, self.ring.channels), dtype=np.float32)
         publish_every = max(1, int(0.5 / poll_s))
         n = 0
@@ -320,7 +336,8 @@ class LiveMixer:
         r = self.last_report or self.mixer.report()
         lines = [f"mixer: {int(c[_BLOCKS])} blocks through the chain, chain errors "
                  f"{int(c[_CHAIN_ERRORS])} (dry fallback), room-ring drops {int(c[_RING_DROPS])}"
-                 f", room-thread errors {self.room_errors}",
+                 f", room-thread errors {self.room_errors}, non-finite targets refused "
+                 f"{self.rejected_updates}",
                  f"mixer: gain {r['gain_db']:+.1f} dB, crowd {r['crowd_level_db']:.1f} dBFS, "
                  f"limiter {r['limiter_gain_db']:.1f} dB, bypass {'on' if r['bypass'] else 'off'}"
                  f", {len(self.mixer.changes)} changes logged"]
