@@ -356,3 +356,21 @@ def test_nudge_moves_the_grid_and_resync_sets_the_downbeat():
         if tr.process(0.0, 0.0, f):
             nxt.append((h, int(f["beat_in_bar"])))
     assert nxt and nxt[0][1] == 0  # the next beat after resync is the one
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "crowd"])
+def test_no_beats_in_noise(kind):
+    """Noise has no pulse: the tracker keeps quiet (a crowd between songs must not flash)."""
+    rng = np.random.default_rng(3)
+    n = 25 * SR
+    x = (0.1 * rng.standard_normal(n)).astype(np.float32)
+    if kind == "pink":
+        spec = np.fft.rfft(x)
+        spec[1:] /= np.sqrt(np.arange(1, spec.size))
+        x = np.fft.irfft(spec, n).astype(np.float32)
+        x *= 0.1 / x.std()
+    elif kind == "crowd":  # noise whose loudness wanders like voices in a room
+        env = np.convolve(np.abs(rng.standard_normal(n // 480)), np.ones(20) / 20, "same")
+        x *= np.repeat(env, 480)[:n].astype(np.float32)
+    log, _ = analyse(x[:, None])
+    assert log.beats == []
