@@ -204,6 +204,7 @@ class ProjectorSupervisor:
 
     def _spawn(self) -> None:
         self.record.status[self.slot] = 0
+        self._scene_changes = 0  # the new child counts from zero
         env = dict(os.environ)
         # Mesa's software renderer takes every core by default; leave one to the audio.
         env.setdefault("LP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
@@ -249,8 +250,8 @@ class ProjectorSupervisor:
                     continue
                 else:
                     continue
-            if self._stop.is_set():
-                return
+            if self._stop.is_set() or self.record.stop_requested:
+                return  # the show is ending: the child was asked to go
             self._frames_before += int(self.record.status[self.slot]["frames_rendered"])
             if self.record.status[self.slot]["quit_requested"]:
                 log.info("projector %d window closed by the user", self.slot)

@@ -443,7 +443,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from liveai.render import progress_bar, render_track
 
     config, path = load_show(args.preset)
-    if args.fps <= 0 or args.fps > 240:
+    if not 0 < args.fps <= 240:
         raise ConfigError(f"--fps {args.fps}: give 1 to 240 frames per second")
     result = render_track(Path(args.audio), config, args.out, _size(args.size), args.fps,
                           base_dir=path.parent, seconds=args.seconds,

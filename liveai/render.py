@@ -104,6 +104,8 @@ def render_track(audio_path: str | Path, config: ShowConfig, out: str | Path,
     except Exception as exc:  # moderngl/glcontext raise plain Exceptions
         raise LiveAIError(f"cannot create an offscreen OpenGL 3.3 context (EGL): {exc}") from None
     show = VisualShow(ctx, config.visuals, base_dir)
+    # The video is muxed sample-exact with the audio: no projector delay to make up for.
+    show.resources.audio.visual_latency_s = 0.0
     fbo = ctx.simple_framebuffer((width, height))
     hop = config.analysis.hop_length
     analyzer = FrameAnalyzer(sr, hop, config.analysis.n_fft, audio.shape[1])
@@ -153,7 +155,10 @@ def render_track(audio_path: str | Path, config: ShowConfig, out: str | Path,
                 progress(n + 1, n_frames)
     finally:
         if proc is not None:
-            proc.stdin.close()
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # ffmpeg stopped early; its exit code says why
             proc.wait()
         scenes = show.scene_names
         show.release()

@@ -510,3 +510,128 @@ def test_pitch_class_maps_round_the_hue_wheel():
     assert feature_value({"la_pitch_class": 6}, "pitch_class") == pytest.approx(0.5)
     assert feature_value({"la_pitch_class": -1}, "pitch_class") == 0.0
     assert feature_value({"la_bpm": 120.0}, "bpm") == pytest.approx(0.5)
+
+
+# -- regressions from the review of the first version ----------------------------------------
+
+def test_a_blackout_key_is_not_undone_by_another_parameter(egl, tmp_path):
+    from liveai.params import SharedParams, engine_store
+    from liveai.visuals.projector import ParamFollower, _handle_keys
+
+    ctx, _fbo = egl
+    shared = SharedParams.create()
+    try:
+        store = engine_store(shared.capacity, shared.buffer)
+        shared.follow(store)
+        show = VisualShow(ctx, VisualsConfig(scenes=[SceneConfig(
+            file=str(_solid(tmp_path / "a.fs", (1, 1, 1))))]), tmp_path)
+        follower = ParamFollower(SharedParams.attach(shared.path), show)
+        follower.poll(0.0)
+        _handle_keys(show, ["b"])
+        assert show.blackout
+        store.set("/liveai/tempo/nudge_ms", 12.0)  # something else changes
+        follower.poll(0.1)
+        assert show.blackout  # still black
+        store.set("/liveai/master/blackout", True)  # the desk's own changes still apply
+        follower.poll(0.2)
+        assert show.blackout
+        store.set("/liveai/master/blackout", False)
+        follower.poll(0.3)
+        assert not show.blackout
+        show.release()
+    finally:
+        shared.close()
+
+
+def test_a_quantized_change_does_not_wait_forever_without_beats(egl, tmp_path):
+    ctx, fbo = egl
+    cfg = VisualsConfig(
+        scenes=[SceneConfig(file=str(_solid(tmp_path / f"{c}.fs", (i, 0, 0))))
+                for i, c in enumerate("ab")],
+        transition=TransitionConfig(kind="cut", quantize="bar"),
+        autopilot=AutopilotConfig(enabled=False))
+    show = VisualShow(ctx, cfg, tmp_path)
+    try:
+        silent_tempo = new_frame()
+        silent_tempo["tempo_bpm"] = 120.0  # the tracker keeps a tempo but fires no beats
+        show.request(1)
+        t = 0.0
+        while show.current == 0 and t < 10.0:
+            t += 1 / 30
+            show.render(silent_tempo, RenderClock(t, 1 / 30, int(t * 30)), fbo, (32, 18))
+        assert show.current == 1 and t <= 1.5 * 4 * 0.5 + 0.1  # at most a bar and a half
+    finally:
+        show.release()
+
+
+def test_a_request_during_a_fade_waits_for_it_instead_of_snapping_back(egl, tmp_path):
+    ctx, fbo = egl
+    files = [_solid(tmp_path / f"s{i}.fs", rgb) for i, rgb in
+             enumerate([(1, 0, 0), (0, 1, 0), (0, 0, 1)])]
+    cfg = VisualsConfig(scenes=[SceneConfig(file=str(f)) for f in files],
+                        transition=TransitionConfig(duration=1.0, unit="seconds",
+                                                    quantize="none"),
+                        autopilot=AutopilotConfig(enabled=False))
+    show = VisualShow(ctx, cfg, tmp_path)
+    try:
+        show.request(1)
+        seq = _frames(show, fbo, 0, 15, music=False)
+        show.request(2)
+        seq += _frames(show, fbo, 15, 60, music=False)
+        steps = [np.abs(a[0] - b[0]).max() for a, b in itertools.pairwise(seq)]
+        assert max(steps) < 0.15  # no jump back to the first scene
+        assert seq[-1][1] == 2
+    finally:
+        show.release()
+
+
+def test_predicted_beat_pulse_fires_once_per_beat():
+    from liveai.visuals.uniforms import AudioState
+
+    state = AudioState(visual_latency_ms=100.0)
+    fires = 0
+    prev = 0.0
+    for i in range(240):  # 4 s at 60 fps, 120 BPM, a fresh hop every frame
+        t = i / 60
+        f = new_frame()
+        f["frame_index"] = i
+        f["tempo_bpm"] = 120.0
+        f["beat_count"] = int(t / 0.5)
+        f["next_beat_s"] = 0.5 - (t % 0.5) or 0.5
+        state.update(f, t, 1 / 60 if i else 0.0)
+        v = state.values["la_beat_ahead"]
+        if v > 0.99 and prev < 0.99:
+            fires += 1
+        prev = v
+    assert 7 <= fires <= 8  # one per beat, not one per frame inside the latency window
+
+
+def test_hostile_size_expression_and_labels_do_not_crash(egl, tmp_path):
+    ctx, fbo = egl
+    f = tmp_path / "hostile.fs"
+    f.write_text('/*{"INPUTS": [{"NAME": "zoom", "TYPE": "float", "DEFAULT": 0},'
+                 '{"NAME": "m", "TYPE": "long", "VALUES": [0, 1], "LABELS": ["a", "b", "c"]}],'
+                 '"PASSES": [{"TARGET": "buf", "WIDTH": "pow($zoom, -1.0)"}, {}]}*/\n'
+                 "void main() { gl_FragColor = IMG_NORM_PIXEL(buf, isf_FragNormCoord); }\n")
+    cfg = VisualsConfig(scenes=[SceneConfig(file=str(f), params={"m": "c"})],
+                        autopilot=AutopilotConfig(enabled=False))
+    show = VisualShow(ctx, cfg, tmp_path)
+    try:
+        assert not show.failed
+        _frames(show, fbo, 0, 2)
+        assert any("LABELS do not match" in r for r in show.layers[0].scene.rules)
+    finally:
+        show.release()
+
+
+def test_shadertoy_file_with_its_own_main(egl, tmp_path):
+    ctx, fbo = egl
+    st = tmp_path / "own.glsl"
+    st.write_text("void mainImage(out vec4 c, in vec2 p) { c = vec4(0.0, 1.0, 0.0, 1.0); }\n"
+                  "void main() { mainImage(gl_FragColor, gl_FragCoord.xy); }\n")
+    show = VisualShow(ctx, VisualsConfig(scenes=[SceneConfig(file=str(st))]), tmp_path)
+    try:
+        assert not show.failed
+        assert _frames(show, fbo, 0, 1)[-1][0] == pytest.approx((0, 1, 0), abs=0.01)
+    finally:
+        show.release()

@@ -12,8 +12,9 @@ band energies, kick onsets) and, four times a second, decides the section state:
 - **groove**: the drums are there and nothing above applies.
 
 "Usual level" is a high percentile of the last 30 s, so the tracker adapts to quiet and loud
-rooms and to any mastering. A new state must hold for a second before it is announced (a drop
-is announced at once) and a state lasts at least two seconds, so states do not flicker. Each
+rooms and to any mastering. A new state must hold for 1.5 s before it is announced (a drop is
+announced at once, once the build or breakdown before it has lasted 4 s) and a state lasts at
+least 4 s, so states do not flicker. Each
 change moves ``section_count`` (an event, like the beat counter).
 """
 

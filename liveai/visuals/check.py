@@ -144,6 +144,8 @@ def check_file(ctx: moderngl.Context, resources: Resources, path: str,
     except ShaderError as exc:
         return CheckResult(path, False, exc.reason if exc.line is None
                            else f"line {exc.line}: {exc.reason}")
+    except Exception as exc:  # anything else a file can provoke is a FAIL for that file only
+        return CheckResult(path, False, f"cannot load: {type(exc).__name__}: {exc}")
     scene = layer.scene
     doc = scene.doc
     rules = list(scene.rules)
@@ -156,6 +158,7 @@ def check_file(ctx: moderngl.Context, resources: Resources, path: str,
         silent = render_sequence(layer, resources,
                                  [synthetic_frame(i, False) for i in range(CHECK_FRAMES)], size)
         layer.release()
+        layer = None
         layer = Layer(resources, Path(path), SceneConfig(), automap)
         resources.audio.reset()
         music = render_sequence(layer, resources,
@@ -164,18 +167,25 @@ def check_file(ctx: moderngl.Context, resources: Resources, path: str,
         if err != "GL_NO_ERROR":
             return CheckResult(path, False, f"OpenGL error while drawing: {err}",
                                rules=rules)
-        pics = np.stack(silent + music)
-        if not np.all(np.isfinite(pics)):
-            return CheckResult(path, False, "the picture has NaN/Inf pixels",
-                               rules=rules)
+        # The output is 8-bit, but a FLOAT pass target can fill with NaN and stay black for good.
+        for name, target in layer.scene.targets.items():
+            tex = target.texture
+            if tex.dtype == "f4" and not np.all(np.isfinite(np.frombuffer(tex.read(),
+                                                                            np.float32))):
+                return CheckResult(path, False, f"pass target '{name}' holds NaN/Inf values",
+                                   rules=rules)
         moves = bool(np.abs(np.diff(np.stack(music), axis=0)).max() > 1.0 / 255.0)
         reacts = bool(max(np.abs(a - b).max() for a, b in zip(silent, music, strict=True))
                       > 2.0 / 255.0)
         kind = "shadertoy" if scene.is_shadertoy else doc.kind
         return CheckResult(path, True, kind=kind, moves=moves, reacts=reacts,
                            rules=rules)
+    except Exception as exc:  # a driver fault while drawing: FAIL this file, check the rest
+        return CheckResult(path, False, f"failed while drawing: {type(exc).__name__}: {exc}",
+                           rules=rules)
     finally:
-        layer.release()
+        if layer is not None:
+            layer.release()
 
 
 def check_files(paths: list[str], size: tuple[int, int] = (192, 108), automap: bool = True

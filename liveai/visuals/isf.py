@@ -337,6 +337,17 @@ def parse_isf(text: str, path: str | Path = "<shader>", vertex_text: str | None 
                 rules.append(f"inputs: '{name}' has MIN > MAX (kept as written)")
         values = tuple(raw.get("VALUES") or ()) if kind == "long" else ()
         labels = tuple(raw.get("LABELS") or ()) if kind == "long" else ()
+        if kind == "long" and (values or labels):
+            nums = [_number(v) for v in values] if isinstance(raw.get("VALUES"), list) else [None]
+            if not values or any(v is None for v in nums):
+                rules.append(f"inputs: '{name}' VALUES are not a list of numbers (ignored)")
+                values, labels = (), ()
+            else:
+                values = tuple(int(v) for v in nums)
+                if not isinstance(raw.get("LABELS"), list) or len(labels) != len(values):
+                    rules.append(f"inputs: '{name}' LABELS do not match VALUES (labels ignored)")
+                    labels = ()
+                labels = tuple(str(label) for label in labels)
         inputs.append(IsfInput(
             name=name, type=kind, label=str(raw.get("LABEL") or name),
             default=_default_for(kind, raw, spath, name),
@@ -469,7 +480,8 @@ def target_size(pss: IsfPass, render_size: tuple[int, int], values: dict[str, An
             continue
         try:
             v = eval_size_expr(expr, variables)
-        except (ValueError, SyntaxError, OverflowError, TypeError):
+        except (ValueError, SyntaxError, ArithmeticError, TypeError, RecursionError,
+                MemoryError):  # e.g. pow($zoom, -1.0) with zoom = 0, or absurd nesting
             v = full
         v = full if not math.isfinite(v) else v
         out.append(int(min(max(round(v), 1), MAX_TARGET_SIDE)))

@@ -284,6 +284,8 @@ class ParamFollower:
         show = self.show
         p = self.params
         get = p.value
+        # Apply only what moved (or everything on the first look): keys in the window (b, f)
+        # must not be undone by some other parameter changing.
         for address, apply in (
             ("/liveai/master/intensity", lambda v: setattr(show, "intensity", float(v))),
             ("/liveai/master/blackout", lambda v: setattr(show, "blackout", bool(v))),
@@ -291,21 +293,25 @@ class ParamFollower:
             ("/liveai/visual/latency_ms",
              lambda v: setattr(show.resources.audio, "visual_latency_s", float(v) / 1000.0)),
         ):
-            v = get(address)
-            if v is not None:
+            moved, v = self._changed(address)
+            if v is not None and (moved or first):
                 apply(v)
-        show.set_transition(duration=get("/liveai/transition/duration"),
-                            unit=_choice(p, "/liveai/transition/unit"),
-                            quantize=_choice(p, "/liveai/transition/quantize"))
-        enabled = get("/liveai/autopilot/enabled")
-        every = get("/liveai/autopilot/every")
-        show.set_autopilot(enabled=None if enabled is None else bool(enabled),
-                           mode=_choice(p, "/liveai/autopilot/mode"),
-                           change_on=_choice(p, "/liveai/autopilot/change_on"),
-                           every=None if every is None else int(every))
-        # Scene changes: only what moved since the last look (the first look just records).
+        if any(self._changed(a)[0] for a in TRANSITION_ADDRESSES) or first:
+            show.set_transition(duration=get("/liveai/transition/duration"),
+                                unit=_choice(p, "/liveai/transition/unit"),
+                                quantize=_choice(p, "/liveai/transition/quantize"))
+        if any(self._changed(a)[0] for a in AUTOPILOT_ADDRESSES) or first:
+            enabled = get("/liveai/autopilot/enabled")
+            every = get("/liveai/autopilot/every")
+            show.set_autopilot(enabled=None if enabled is None else bool(enabled),
+                               mode=_choice(p, "/liveai/autopilot/mode"),
+                               change_on=_choice(p, "/liveai/autopilot/change_on"),
+                               every=None if every is None else int(every))
+        # Scene changes: only what moved since the last look. The engine also writes the scene
+        # a projector shows into /scene/index (so tablets follow): that echo is not a request.
         moved, index = self._changed("/liveai/scene/index")
-        if (moved or first) and index is not None:
+        shown = show.transition.target if show.transition is not None else show.current
+        if (moved or first) and index is not None and int(index) != shown:
             # A (re)started projector goes to the scene the store says, not the preset's first.
             self._request(int(index))
         moved, _ = self._changed("/liveai/scene/next")
@@ -329,6 +335,12 @@ class ParamFollower:
             self.show.request(target)
         except KeyError as exc:
             log.warning("scene change ignored: %s", exc.args[0])
+
+
+TRANSITION_ADDRESSES = ("/liveai/transition/duration", "/liveai/transition/unit",
+                        "/liveai/transition/quantize")
+AUTOPILOT_ADDRESSES = ("/liveai/autopilot/enabled", "/liveai/autopilot/mode",
+                       "/liveai/autopilot/change_on", "/liveai/autopilot/every")
 
 
 def _choice(params: SharedParams, address: str) -> str | None:
@@ -414,6 +426,10 @@ def run(record_path: str, slot: int, width: int, height: int, fps: float, headle
                                 delta_s=0.0 if t_prev is None else t_frame - t_prev,
                                 frame_index=frames, date=RenderClock.date_now())
             t_prev = t_frame
+            if min(surface.size) < 1:  # a minimised window has no pixels: draw nothing
+                surface.present()
+                time.sleep(period_s)
+                continue
             surface.begin()
             show.render(frame, clock, surface.target, surface.size)
             surface.present()

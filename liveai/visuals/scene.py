@@ -93,8 +93,8 @@ class RenderClock:
         return (float(now.year), float(now.month), float(now.day), secs)
 
 
-def compile_program(ctx: moderngl.Context, vertex: str, fragment: str, path: str
-                    ) -> moderngl.Program:
+def compile_program(ctx: moderngl.Context, vertex: str, fragment: str, path: str,
+                    has_vs: bool = False) -> moderngl.Program:
     """Compile and link, turning the driver's log into a :class:`ShaderError` with the line.
 
     Raises
@@ -107,7 +107,7 @@ def compile_program(ctx: moderngl.Context, vertex: str, fragment: str, path: str
     except moderngl.Error as exc:
         text = str(exc)
         m = _ERROR_RE.search(text) or _ERROR_RE_NV.search(text)
-        stage = "vertex shader (.vs)" if "vertex_shader\n" in text and (
+        stage = "vertex shader (.vs)" if has_vs and "vertex_shader\n" in text and (
             m is None or text.find("vertex_shader") < text.find(m.group(0))) else ""
         if m:
             message = m.group(2).strip()
@@ -313,7 +313,8 @@ class Scene:
             vertex, fragment, self.rules = st_mod.build_sources(doc)
         else:
             vertex, fragment, self.rules = isf_mod.build_sources(doc)
-        self.program = compile_program(self.ctx, vertex, fragment, self.path)
+        self.program = compile_program(self.ctx, vertex, fragment, self.path,
+                                       getattr(doc, "vertex_source", None) is not None)
         self.vao = self.ctx.vertex_array(self.program, [(resources.quad, "2f", "isf_position")],
                                          skip_errors=True)
         self.members = set(self.program)

@@ -138,6 +138,10 @@ def build_sources(doc: ShadertoyDocument) -> tuple[str, str, list[str]]:
         rules.append("channels " + ", ".join(f"iChannel{c}" for c in unfed)
                      + " sampled (audio on iChannel0, default textures on the rest)")
     uses_gl_frag = "st_FragColor" in code
+    # Files exported from other hosts bring their own main() calling mainImage: keep theirs.
+    own_main = re.search(r"\bvoid\s+main\s*\(", code) is not None
+    if own_main:
+        rules.append("the file has its own main() (host's wrapper left out)")
     fragment = (
         "#version 330\n"
         "out vec4 st_FragColor;\n"
@@ -145,7 +149,8 @@ def build_sources(doc: ShadertoyDocument) -> tuple[str, str, list[str]]:
         + audio_uniform_declarations() + "\n"
         + "#line 1\n"
         + code + "\n"
-        + ("void main() {\n    vec4 c = vec4(0.0, 0.0, 0.0, 1.0);\n"
+        + ("" if own_main else
+           "void main() {\n    vec4 c = vec4(0.0, 0.0, 0.0, 1.0);\n"
            "    mainImage(c, gl_FragCoord.xy);\n"
            + ("" if uses_gl_frag else "    st_FragColor = c;\n")
            + "}\n")

@@ -5,8 +5,9 @@ scene (and the next one during a transition), mixes them, and presents the resul
 intensity, blackout and freeze applied, plus the status overlay.
 
 No stalls: every scene of the playlist is compiled when the show starts, so a switch only binds
-programs that already exist; a hot reload compiles one file while the old version keeps drawing
-and is swapped in only when it compiled.
+programs that already exist. A hot reload compiles the changed file on the render thread (one
+frame takes longer, once, while the VJ edits) and swaps it in only when it compiled; until then
+the old version keeps drawing.
 """
 
 from __future__ import annotations
@@ -321,6 +322,7 @@ class VisualShow:
         self.current = 0
         self.transition: _Transition | None = None
         self._pending: tuple[int, str] | None = None  # (target, quantize)
+        self._pending_since: float | None = None
         self._transition_scene: Scene | None = None
         self._load_transition()
         res = self.resources
@@ -351,6 +353,7 @@ class VisualShow:
         self._fps = 0.0
         self.frames = 0
         self._input_lost = False
+        self._fallback: Layer | None = None
 
     # -- the playlist --------------------------------------------------------------------------
     def _load_playlist(self) -> None:
@@ -362,7 +365,7 @@ class VisualShow:
             try:
                 path = resolve_scene(entry.file, self.dirs)
                 self.layers.append(Layer(self.resources, path, entry, self.config.automap))
-            except ShaderError as exc:
+            except (ShaderError, ValueError, IndexError, OSError, moderngl.Error) as exc:
                 self.failed.append(str(exc))
                 log.error("scene %d of %d left out: %s", n + 1, len(entries), exc)
         if not self.layers:
@@ -425,6 +428,7 @@ class VisualShow:
             self._pending = None  # already there (or on the way)
             return
         self._pending = (idx, quantize or self.config.transition.quantize)
+        self._pending_since = None
 
     def next_scene_in_order(self, step: int = 1) -> int:
         """Request the scene ``step`` places after the current one in the playlist."""
@@ -528,16 +532,23 @@ class VisualShow:
         return 60.0 / bpm if bpm > 1.0 else 0.5
 
     def _start_pending(self, frame: np.ndarray, now_s: float) -> None:
-        if self._pending is None:
-            return
+        if self._pending is None or self.transition is not None:
+            return  # a change asked for during a fade starts when the fade is done
         target, quantize = self._pending
+        if self._pending_since is None:
+            self._pending_since = now_s
         p = self.resources.audio.values
         has_tempo = float(p.get("la_bpm", 0.0)) > 1.0
-        if quantize == "beat" and has_tempo and p.get("la_beat", 0.0) < 0.999:
+        # Wait for the beat or bar, but never longer than a bar and a half: in silence or a
+        # drumless breakdown the tracker keeps a tempo yet fires no beats.
+        patience_s = 1.5 * (4.0 if quantize == "bar" else 1.0) * self._beat_s()
+        patient = now_s - self._pending_since < patience_s
+        if quantize == "beat" and has_tempo and patient and p.get("la_beat", 0.0) < 0.999:
             return
-        if quantize == "bar" and has_tempo and p.get("la_bar", 0.0) < 0.999:
+        if quantize == "bar" and has_tempo and patient and p.get("la_bar", 0.0) < 0.999:
             return
         self._pending = None
+        self._pending_since = None
         if target == self.current:
             return
         tc = self.config.transition
@@ -579,11 +590,11 @@ class VisualShow:
             self.resources.update(frame, clock)
             self._autopilot(frame, now_s)
             self._start_pending(frame, now_s)
-            a = self.layers[self.current].render(size, clock)
+            a = self._render_layer(self.current, size, clock)
             b, mix_b = a, 0.0
             tr = self.transition
             if tr is not None:
-                b = self.layers[tr.target].render(size, clock)
+                b = self._render_layer(tr.target, size, clock)
                 progress = min(max((now_s - tr.start_s) / tr.duration_s, 0.0), 1.0)
                 mix_b = progress * progress * (3.0 - 2.0 * progress)
                 if self._transition_scene is not None:
@@ -603,6 +614,22 @@ class VisualShow:
         target.use()
         self._draw(target, self._last_output, self._last_output, 0.0, gain)
         self._draw_overlay(now_s, size)
+
+    def _render_layer(self, index: int, size: tuple[int, int], clock: RenderClock
+                      ) -> moderngl.Texture:
+        """Draw one layer; a layer that fails is reported and replaced by the fallback picture."""
+        layer = self.layers[index]
+        try:
+            return layer.render(size, clock)
+        except Exception as exc:  # a driver or shader fault must not end the show
+            if not layer.error:
+                log.error("scene %s failed while drawing (%s); showing the fallback instead",
+                          layer.name, exc)
+            layer.error = f"{layer.path}: {exc}"
+            if self._fallback is None:
+                self._fallback = Layer(self.resources, Path("liveai-fallback.fs"), SceneConfig(),
+                                       False, text=FALLBACK_SCENE)
+            return self._fallback.render(size, clock)
 
     def _draw(self, fbo: moderngl.Framebuffer, a: moderngl.Texture, b: moderngl.Texture,
               mix_b: float, gain: float) -> None:
@@ -680,6 +707,8 @@ class VisualShow:
         """Free every GL object of the show."""
         for layer in self.layers:
             layer.release()
+        if self._fallback is not None:
+            self._fallback.release()
         for obj in (self._transition_scene, self._mix_fbo, self._mix_tex, self._overlay_tex,
                     self._present_vao, self._present, self._overlay_vao, self._overlay_prog):
             if obj is not None:

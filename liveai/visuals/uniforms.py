@@ -144,7 +144,8 @@ class AudioState:
         self._beats_base = 0.0
         self._period_s = 0.0
         self._predicted_at_s = math.inf
-        self._ahead_fired_for = math.inf
+        self._ahead_target = -1  # the beat number the prediction is for
+        self._ahead_fired_beat = -1  # the last beat number the pulse fired for
         self._smooth_level = 0.0
         self._smooth_bass = 0.0
         self._energy = 0.0
@@ -250,6 +251,7 @@ class AudioState:
             self._phase = float(frame["beat_phase"])
             self._beats_base = float(beat_count)
             next_s = float(frame["next_beat_s"])
+            self._ahead_target = beat_count + 1
             self._predicted_at_s = now_s + next_s if self._period_s > 0 and next_s > 0 \
                 else math.inf
             self.spectrum[:] = frame["spectrum"]
@@ -260,10 +262,11 @@ class AudioState:
             # Between hops the beat clock runs on at the tempo; it never passes the next beat.
             self._phase = min(self._phase + dt_s / self._period_s, 0.999)
         # The predicted-beat pulse: once per predicted beat, visual_latency_s before it.
+        # (Once per beat number: every fresh hop re-predicts the same beat a little differently.)
         if (self._predicted_at_s - self.visual_latency_s <= now_s
-                and self._predicted_at_s != self._ahead_fired_for):
+                and self._ahead_target != self._ahead_fired_beat):
             p["la_beat_ahead"] = 1.0
-            self._ahead_fired_for = self._predicted_at_s
+            self._ahead_fired_beat = self._ahead_target
         v = self.values
         v.update(p)
         v["la_beat_phase"] = self._phase
