@@ -282,6 +282,20 @@ def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, 
     misc[1] = min_gain
 
 
+@njit(cache=True)
+def chain_block_held(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, ring, lim,
+                     ilim, misc, counts, scratch):  # pragma: no cover - compiled
+    """:func:`chain_block` with the GIL held throughout, for the audio callback.
+
+    A ``nogil`` kernel hands the GIL away on entry and must win it back on exit; with a busy
+    Python thread beside it (the room estimator) that wait is up to a switch interval per call,
+    longer than the kernel itself. The callback already holds the GIL: it keeps it for these
+    few microseconds instead.
+    """
+    chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, ring, lim, ilim,
+                misc, counts, scratch)
+
+
 def smoothing_coef(time_constant_s: float, sample_rate_hz: float) -> float:
     """One-pole coefficient per sample: 63 % of a step in ``time_constant_s``."""
     return 1.0 - math.exp(-1.0 / max(time_constant_s * sample_rate_hz, 1e-9))
@@ -396,7 +410,7 @@ class Chain:
             out = np.empty(block.shape, dtype=np.float32)
         if block.shape[0] > self.scratch.shape[0]:  # once, for a longer block than ever before
             self.scratch = np.zeros((block.shape[0], self.channels, 2))
-        chain_block(block, out, self.p_coef, self.p_gain, self.p_misc, self.active, self.coef_cur,
-                    self.zs, self.gain_cur, self.ring, self.lim, self.ilim, self.misc, self.counts,
-                    self.scratch)
+        chain_block_held(block, out, self.p_coef, self.p_gain, self.p_misc, self.active,
+                         self.coef_cur, self.zs, self.gain_cur, self.ring, self.lim, self.ilim,
+                         self.misc, self.counts, self.scratch)
         return out

@@ -50,6 +50,12 @@ def route_sanitized(indata, channel_index, outdata, ceiling):  # pragma: no cove
     return bad
 
 
+@njit(cache=True)
+def route_sanitized_held(indata, channel_index, outdata, ceiling):  # pragma: no cover - compiled
+    """:func:`route_sanitized` keeping the GIL (see :func:`liveai.dsp.chain.chain_block_held`)."""
+    return route_sanitized(indata, channel_index, outdata, ceiling)
+
+
 def warm_up() -> None:
     """Compile (or load) the kernel with the callback's exact argument types."""
     x = np.zeros((4, 2), dtype=np.float32)

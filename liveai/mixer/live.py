@@ -27,7 +27,7 @@ import numpy as np
 
 from liveai.audio.ring import SpscRing
 from liveai.config import MixerConfig
-from liveai.dsp.routing import route_sanitized
+from liveai.dsp.routing import route_sanitized_held as route_sanitized
 from liveai.log import RateLimitedLogger
 from liveai.mixer.mixer import AdaptiveMixer
 from liveai.params import ParameterStore, ParamSpec, ParamType
