@@ -143,6 +143,11 @@ def test_a_failing_chain_falls_back_to_the_dry_programme():
     want = x[:, [1, 0]].copy()
     want[7, 0] = 0.0
     np.testing.assert_array_equal(out, want)
+    # a block longer than the buffers: the dry route too, never a read past their end
+    big = np.full((4096, 3), 0.25, dtype=np.float32)
+    big_out = np.zeros((4096, 2), dtype=np.float32)
+    live.process(big, live.channel_index, big_out)
+    assert live.counts[1] == 2 and np.all(big_out == 0.25)
 
 
 def test_room_thread_reads_controls_and_publishes_estimates():

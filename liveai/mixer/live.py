@@ -137,6 +137,8 @@ class LiveMixer:
         frames = indata.shape[0]
         bad = 0
         try:
+            if frames > self._prog.shape[0]:  # longer than any block PortAudio was asked for
+                raise ValueError("block too long")  # numba kernels do not check bounds
             prog = self._prog[:frames]
             wet = self._wet[:frames]
             bad = route_sanitized(indata, self.channel_index, prog, 1e4)
