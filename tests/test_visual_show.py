@@ -635,3 +635,28 @@ def test_shadertoy_file_with_its_own_main(egl, tmp_path):
         assert _frames(show, fbo, 0, 1)[-1][0] == pytest.approx((0, 1, 0), abs=0.01)
     finally:
         show.release()
+
+
+def test_crowd_uniform_follows_the_mixers_estimate(egl, tmp_path):
+    from liveai.params import SharedParams, engine_store
+    from liveai.visuals.projector import ParamFollower
+
+    ctx, _fbo = egl
+    shared = SharedParams.create()
+    try:
+        store = engine_store(shared.capacity, shared.buffer)
+        shared.follow(store)
+        show = VisualShow(ctx, VisualsConfig(scenes=[SceneConfig(
+            file=str(_solid(tmp_path / "a.fs", (1, 1, 1))))]), tmp_path)
+        follower = ParamFollower(SharedParams.attach(shared.path), show)
+        follower.poll(0.0)
+        assert show.resources.audio.crowd == 0.0  # no mixer, no crowd
+        for name in ("crowd_level_db", "music_level_db"):  # registered by the engine
+            assert f"/liveai/mixer/{name}" in store
+        store.set("/liveai/mixer/music_level_db", -20.0, source="mixer")
+        store.set("/liveai/mixer/crowd_level_db", -40.0, source="mixer")
+        follower.poll(0.5)
+        assert show.resources.audio.crowd == pytest.approx(0.5)  # 20 dB under the music
+        show.release()
+    finally:
+        shared.close()

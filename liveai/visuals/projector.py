@@ -296,6 +296,12 @@ class ParamFollower:
             moved, v = self._changed(address)
             if v is not None and (moved or first):
                 apply(v)
+        # The crowd, as the mixer hears it at the room mic: -40 dB under the music reads 0,
+        # level with the music reads 1. The estimates sit at -120 dB until a mixer runs.
+        crowd_db = get("/liveai/mixer/crowd_level_db")
+        music_db = get("/liveai/mixer/music_level_db")
+        if crowd_db is not None and music_db is not None and music_db > -100.0:
+            show.resources.audio.crowd = min(max((crowd_db - music_db + 40.0) / 40.0, 0.0), 1.0)
         if any(self._changed(a)[0] for a in TRANSITION_ADDRESSES) or first:
             show.set_transition(duration=get("/liveai/transition/duration"),
                                 unit=_choice(p, "/liveai/transition/unit"),

@@ -57,7 +57,8 @@ AUDIO_UNIFORMS: tuple[tuple[str, str, str], ...] = (
     ("la_energy", "float", "energy 0..1: the last second's loudness against the usual level of "
      "the last 30 s (-18 dB .. +3 dB), smoothed"),
     ("la_section", "int", "section state: 0 unknown, 1 breakdown, 2 groove, 3 build, 4 drop"),
-    ("la_crowd", "float", "crowd noise level 0..1 at the room mic (0 without the mixer)"),
+    ("la_crowd", "float", "crowd noise at the room mic, 0 = 40 dB under the music .. 1 = as loud "
+     "as the music (from the mixer; 0 without it)"),
     ("la_pitch_class", "int", "strongest pitch class 0 = C .. 11 = B; -1 in silence"),
     ("la_chroma[12]", "float", "pitch-class energies C..B, 0..1"),
     ("la_beat_count", "int", "beats fired so far (a stable seed per beat: hash it for random "
