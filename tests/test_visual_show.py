@@ -514,33 +514,40 @@ def test_pitch_class_maps_round_the_hue_wheel():
 
 # -- regressions from the review of the first version ----------------------------------------
 
-def test_a_blackout_key_is_not_undone_by_another_parameter(egl, tmp_path):
+@pytest.fixture
+def followed_show(egl, tmp_path):
+    """(store, show, follower): an engine store in shared memory and a show following it."""
     from liveai.params import SharedParams, engine_store
-    from liveai.visuals.projector import ParamFollower, _handle_keys
+    from liveai.visuals.projector import ParamFollower
 
     ctx, _fbo = egl
     shared = SharedParams.create()
-    try:
-        store = engine_store(shared.capacity, shared.buffer)
-        shared.follow(store)
-        show = VisualShow(ctx, VisualsConfig(scenes=[SceneConfig(
-            file=str(_solid(tmp_path / "a.fs", (1, 1, 1))))]), tmp_path)
-        follower = ParamFollower(SharedParams.attach(shared.path), show)
-        follower.poll(0.0)
-        _handle_keys(show, ["b"])
-        assert show.blackout
-        store.set("/liveai/tempo/nudge_ms", 12.0)  # something else changes
-        follower.poll(0.1)
-        assert show.blackout  # still black
-        store.set("/liveai/master/blackout", True)  # the desk's own changes still apply
-        follower.poll(0.2)
-        assert show.blackout
-        store.set("/liveai/master/blackout", False)
-        follower.poll(0.3)
-        assert not show.blackout
-        show.release()
-    finally:
-        shared.close()
+    store = engine_store(shared.capacity, shared.buffer)
+    shared.follow(store)
+    show = VisualShow(ctx, VisualsConfig(scenes=[SceneConfig(
+        file=str(_solid(tmp_path / "a.fs", (1, 1, 1))))]), tmp_path)
+    follower = ParamFollower(SharedParams.attach(shared.path), show)
+    follower.poll(0.0)
+    yield store, show, follower
+    show.release()
+    shared.close()
+
+
+def test_a_blackout_key_is_not_undone_by_another_parameter(followed_show):
+    from liveai.visuals.projector import _handle_keys
+
+    store, show, follower = followed_show
+    _handle_keys(show, ["b"])
+    assert show.blackout
+    store.set("/liveai/tempo/nudge_ms", 12.0)  # something else changes
+    follower.poll(0.1)
+    assert show.blackout  # still black
+    store.set("/liveai/master/blackout", True)  # the desk's own changes still apply
+    follower.poll(0.2)
+    assert show.blackout
+    store.set("/liveai/master/blackout", False)
+    follower.poll(0.3)
+    assert not show.blackout
 
 
 def test_a_quantized_change_does_not_wait_forever_without_beats(egl, tmp_path):
@@ -637,26 +644,12 @@ def test_shadertoy_file_with_its_own_main(egl, tmp_path):
         show.release()
 
 
-def test_crowd_uniform_follows_the_mixers_estimate(egl, tmp_path):
-    from liveai.params import SharedParams, engine_store
-    from liveai.visuals.projector import ParamFollower
-
-    ctx, _fbo = egl
-    shared = SharedParams.create()
-    try:
-        store = engine_store(shared.capacity, shared.buffer)
-        shared.follow(store)
-        show = VisualShow(ctx, VisualsConfig(scenes=[SceneConfig(
-            file=str(_solid(tmp_path / "a.fs", (1, 1, 1))))]), tmp_path)
-        follower = ParamFollower(SharedParams.attach(shared.path), show)
-        follower.poll(0.0)
-        assert show.resources.audio.crowd == 0.0  # no mixer, no crowd
-        for name in ("crowd_level_db", "music_level_db"):  # registered by the engine
-            assert f"/liveai/mixer/{name}" in store
-        store.set("/liveai/mixer/music_level_db", -20.0, source="mixer")
-        store.set("/liveai/mixer/crowd_level_db", -40.0, source="mixer")
-        follower.poll(0.5)
-        assert show.resources.audio.crowd == pytest.approx(0.5)  # 20 dB under the music
-        show.release()
-    finally:
-        shared.close()
+def test_crowd_uniform_follows_the_mixers_estimate(followed_show):
+    store, show, follower = followed_show
+    assert show.resources.audio.crowd == 0.0  # no mixer, no crowd
+    for name in ("crowd_level_db", "music_level_db"):  # registered by the engine
+        assert f"/liveai/mixer/{name}" in store
+    store.set("/liveai/mixer/music_level_db", -20.0, source="mixer")
+    store.set("/liveai/mixer/crowd_level_db", -40.0, source="mixer")
+    follower.poll(0.5)
+    assert show.resources.audio.crowd == pytest.approx(0.5)  # 20 dB under the music

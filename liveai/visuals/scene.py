@@ -33,7 +33,9 @@ SHADERTOY_AUDIO_SIZE = (512, 2)
 _ERROR_RE = re.compile(r"^\s*\d+:(\d+)\(\d+\):\s*error:\s*(.+)$", re.M)
 _ERROR_RE_NV = re.compile(r"^\s*\d+\((\d+)\)\s*:\s*error\s*\w*:\s*(.+)$", re.M)
 
-_SOURCE_VS = """#version 330
+#: Vertex shader of every host-side pass (built-in source, mix, present, overlay): the quad,
+#: with ``uv`` 0..1 from the bottom-left.
+FULLSCREEN_VS = """#version 330
 in vec2 isf_position;
 out vec2 uv;
 void main() { uv = isf_position * 0.5 + 0.5; gl_Position = vec4(isf_position, 0.0, 1.0); }
@@ -164,7 +166,7 @@ class Resources:
         self.source.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.source.repeat_x = self.source.repeat_y = False
         self._source_fbo = ctx.framebuffer([self.source])
-        self._source_prog = ctx.program(vertex_shader=_SOURCE_VS, fragment_shader=_SOURCE_FS)
+        self._source_prog = ctx.program(vertex_shader=FULLSCREEN_VS, fragment_shader=_SOURCE_FS)
         self._source_vao = ctx.vertex_array(self._source_prog, [(self.quad, "2f", "isf_position")])
         self._images: dict[Path, moderngl.Texture] = {}
 

@@ -29,7 +29,7 @@ from liveai.config import MappingConfig, SceneConfig, VisualsConfig
 from liveai.frame import INPUT_LOST
 from liveai.visuals.isf import IsfDocument, ShaderError, parse_isf
 from liveai.visuals.mapping import Mapping, MappingEngine, MappingError, auto_mappings
-from liveai.visuals.scene import RenderClock, Resources, Scene, load_document
+from liveai.visuals.scene import FULLSCREEN_VS, RenderClock, Resources, Scene, load_document
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,6 @@ void main() {
 }
 """
 
-_PRESENT_VS = """#version 330
-in vec2 isf_position;
-out vec2 uv;
-void main() { uv = isf_position * 0.5 + 0.5; gl_Position = vec4(isf_position, 0.0, 1.0); }
-"""
 _PRESENT_FS = """#version 330
 in vec2 uv;
 out vec4 color;
@@ -326,11 +321,11 @@ class VisualShow:
         self._transition_scene: Scene | None = None
         self._load_transition()
         res = self.resources
-        self._present = ctx.program(vertex_shader=_PRESENT_VS, fragment_shader=_PRESENT_FS)
+        self._present = ctx.program(vertex_shader=FULLSCREEN_VS, fragment_shader=_PRESENT_FS)
         self._present_vao = ctx.vertex_array(self._present, [(res.quad, "2f", "isf_position")])
         self._present["image_a"].value = 0
         self._present["image_b"].value = 1
-        self._overlay_prog = ctx.program(vertex_shader=_PRESENT_VS, fragment_shader=_OVERLAY_FS)
+        self._overlay_prog = ctx.program(vertex_shader=FULLSCREEN_VS, fragment_shader=_OVERLAY_FS)
         self._overlay_vao = ctx.vertex_array(self._overlay_prog,
                                              [(res.quad, "2f", "isf_position")])
         self._overlay_tex: moderngl.Texture | None = None
