@@ -533,7 +533,8 @@ _VERTEX_RENAMES = (
 )
 
 
-def _rename(code: str, renames: tuple, rules: list[str]) -> str:
+def rename_identifiers(code: str, renames: tuple, rules: list[str]) -> str:
+    """Replace whole identifiers ``(old, new, rule)``; note each rule that fired in ``rules``."""
     for old, new, rule in renames:
         pattern = re.compile(rf"\b{old}\b")
         if pattern.search(code):
@@ -543,7 +544,8 @@ def _rename(code: str, renames: tuple, rules: list[str]) -> str:
     return code
 
 
-def _strip_version(code: str, rules: list[str]) -> str:
+def strip_version(code: str, rules: list[str]) -> str:
+    """Blank any ``#version`` line (the host writes its own); the line count stays."""
     if _VERSION_RE.search(code):
         rules.append("#version line replaced by the host's")
         code = _VERSION_RE.sub("", code)  # the line stays (empty), so numbering holds
@@ -584,8 +586,8 @@ def build_sources(doc: IsfDocument) -> tuple[str, str, list[str]]:
     """
     rules = list(doc.rules)
     decl = _declarations(doc)
-    frag = _strip_version(doc.source, rules)
-    frag = _rename(frag, _FRAGMENT_RENAMES, rules)
+    frag = strip_version(doc.source, rules)
+    frag = rename_identifiers(frag, _FRAGMENT_RENAMES, rules)
     if _PRECISION_DEFAULT_RE.search(frag):
         rules.append("precision qualifiers kept (no effect on desktop GL)")
     fragment = (
@@ -598,8 +600,8 @@ def build_sources(doc: IsfDocument) -> tuple[str, str, list[str]]:
     )
     if doc.vertex_source is not None:
         rules.append("custom vertex shader (.vs)")
-        vcode = _strip_version(doc.vertex_source, rules)
-        vcode = _rename(vcode, _VERTEX_RENAMES, rules)
+        vcode = strip_version(doc.vertex_source, rules)
+        vcode = rename_identifiers(vcode, _VERTEX_RENAMES, rules)
     else:
         vcode = "void main() {\n    isf_vertShaderInit();\n}\n"
     vertex = (

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from liveai.visuals.isf import ShaderError
+from liveai.visuals.isf import ShaderError, rename_identifiers, strip_version
 from liveai.visuals.uniforms import audio_uniform_declarations
 
 SHADERTOY_UNIFORMS = """\
@@ -41,7 +41,6 @@ void main() {
 """
 
 _MAIN_IMAGE_RE = re.compile(r"\bvoid\s+mainImage\s*\(")
-_VERSION_RE = re.compile(r"^[ \t]*#[ \t]*version\b.*$", re.M)
 _UNIFORM_DECL_RE = re.compile(r"^[ \t]*uniform\s+\w+\s+(i\w+)\s*(\[\s*\d*\s*\])?\s*;", re.M)
 _CHANNEL_RE = re.compile(r"\biChannel([0-3])\b")
 
@@ -112,10 +111,7 @@ def build_sources(doc: ShadertoyDocument) -> tuple[str, str, list[str]]:
         The compatibility rules that fired.
     """
     rules = list(doc.rules)
-    code = doc.source
-    if _VERSION_RE.search(code):
-        code = _VERSION_RE.sub("", code)
-        rules.append("#version line replaced by the host's")
+    code = strip_version(doc.source, rules)
     # Files pasted from other hosts sometimes declare the Shadertoy uniforms themselves.
     own = {m.group(1) for m in _UNIFORM_DECL_RE.finditer(code)}
     declared = [line for line in SHADERTOY_UNIFORMS.splitlines()
@@ -124,11 +120,7 @@ def build_sources(doc: ShadertoyDocument) -> tuple[str, str, list[str]]:
                   for line in SHADERTOY_UNIFORMS.splitlines()}
     if own & host_names:
         rules.append("shader declares Shadertoy uniforms itself (host's left out)")
-    for old, new, rule in _RENAMES:
-        pattern = re.compile(rf"\b{old}\b")
-        if pattern.search(code):
-            code = pattern.sub(new, code)
-            rules.append(rule)
+    code = rename_identifiers(code, _RENAMES, rules)
     if re.search(r"^[ \t]*precision\s+\w+\s+\w+\s*;", code, re.M):
         rules.append("precision qualifiers kept (no effect on desktop GL)")
     if re.search(r"\btexelFetch\s*\(\s*iChannel", code):
