@@ -30,6 +30,7 @@ from liveai.audio.sources import DemoSource, DeviceSource, FileSource, Source
 from liveai.config import ProjectorConfig, ShowConfig
 from liveai.control.osc_in import OscServer
 from liveai.control.osc_out import FeatureSender
+from liveai.control.oscquery import OscQueryServer
 from liveai.errors import DeviceError, LiveAIError
 from liveai.frame import INPUT_ENDED, INPUT_LOST, INPUT_OK, SOURCE_KINDS, SharedRecord, new_frame
 from liveai.log import RateLimitedLogger
@@ -375,6 +376,13 @@ class Engine:
         self.osc_in: OscServer | None = None
         if config.control.osc_port:  # bound now: a port in use fails before anything starts
             self.osc_in = OscServer(self.params, config.control)
+        self.oscquery: OscQueryServer | None = None
+        if config.control.oscquery_port:
+            ctl = config.control
+            self.oscquery = OscQueryServer(
+                self.params, ctl.oscquery_port, ctl.osc_bind,
+                self.osc_in.port if self.osc_in is not None else 0, list(ctl.allow),
+                advertise=ctl.oscquery_zeroconf)
         sr = source.sample_rate_hz
         capacity = max(int(config.audio.ring_seconds * sr), 4 * config.analysis.hop_length,
                        4 * config.audio.block_size)
@@ -468,6 +476,8 @@ class Engine:
                 self.osc_out.start()
             if self.osc_in is not None:
                 self.osc_in.start()
+            if self.oscquery is not None:
+                self.oscquery.start()
         except BaseException:
             self.stop()
             raise
@@ -475,6 +485,8 @@ class Engine:
     def stop(self) -> None:
         """Stop everything (projectors first, then the analysis, then the audio)."""
         self.record.request_stop()
+        if self.oscquery is not None:
+            self.oscquery.stop()
         if self.osc_in is not None:
             self.osc_in.stop()
         if self.osc_out is not None:
@@ -603,6 +615,7 @@ class Engine:
             ended_by=ended_by,
             projector=bool(self.projectors),
             notes=((self.osc_in.summary_lines() if self.osc_in is not None else [])
+                   + (self.oscquery.summary_lines() if self.oscquery is not None else [])
                    + (self.live_mixer.summary_lines() if self.live_mixer is not None else [])),
         )
 

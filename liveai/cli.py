@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--osc-port", type=int, metavar="PORT",
                      help="listen for OSC control on this UDP port ('liveai osc tree' lists "
                      "the addresses)")
+    run.add_argument("--oscquery-port", type=int, metavar="PORT",
+                     help="serve the parameter namespace over OSCQuery (HTTP + websocket) on "
+                     "this TCP port, at the --osc-bind address")
     run.add_argument("--osc-bind", metavar="ADDR",
                      help="address to listen on (default 127.0.0.1: this computer only; "
                      "0.0.0.0: every network)")
@@ -270,6 +273,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "osc_out.targets": args.osc_out,
         "control.osc_port": args.osc_port,
         "control.osc_bind": args.osc_bind,
+        "control.oscquery_port": args.oscquery_port,
     }
     if args.input is not None:
         overrides["audio.source"] = "device"

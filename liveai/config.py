@@ -151,6 +151,10 @@ class ControlConfig:
                          min=0, max=65535)
     osc_bind: str = _opt("127.0.0.1", "IPv4 address to listen on: 127.0.0.1 = this computer "
                          "only, 0.0.0.0 = every network interface")
+    oscquery_port: int = _opt(0, "TCP port of the OSCQuery server (HTTP namespace + websocket "
+                              "LISTEN), on osc_bind (0 = off)", min=0, max=65535)
+    oscquery_zeroconf: bool = _opt(True, "advertise OSCQuery (_oscjson._tcp) and OSC "
+                                   "(_osc._udp) with zeroconf, best effort")
     allow: list[str] = _opt(
         ["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
         'sender networks accepted (CIDR); others are dropped ("0.0.0.0/0" = anyone)')

@@ -399,6 +399,12 @@ class ParameterStore:
         with self._lock:
             self._layout_listeners.append(listener)
 
+    def unsubscribe_layout(self, listener: Callable[[], None]) -> None:
+        """Stop calling a layout ``listener``."""
+        with self._lock:
+            if listener in self._layout_listeners:
+                self._layout_listeners.remove(listener)
+
     def _layout_changed(self) -> None:
         for listener in self._layout_listeners:
             try:
