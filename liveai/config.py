@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from liveai import osc_templates
 from liveai.errors import ConfigError
 
 #: Folder of the presets shipped with liveai (beside the package in a source checkout).
@@ -126,21 +127,98 @@ class ProjectorConfig:
                               "liveai drives at most 8 (the main one and 7 more)")
 
 
+def _check_target_address(text: str, where: str, key: str) -> None:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f'{where}: {key}: "{text}" should look like "127.0.0.1:9000"')
+
+
+def _did_you_mean(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_range(value: Any, where: str, key: str) -> None:
+    ok = (isinstance(value, list) and len(value) == 2
+          and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                  for v in value))
+    if not ok or value[0] >= value[1]:
+        raise ConfigError(f"{where}: {key} = {value!r} should be [low, high] with low < high, "
+                          "e.g. [60, 200]")
+
+
+@dataclass(frozen=True)
+class OscTargetConfig:
+    """One OSC out target (``[[osc_out.targets]]``): where, and in which desk's dialect."""
+
+    address: str = _opt("", 'the desk or tool, "host:port"')
+    template: str = _opt("liveai", "the desk's addresses and value shapes (see \"Beats to the "
+                         "lighting desk\"); liveai = the /liveai tree, custom = only `map`",
+                         choices=tuple(osc_templates.TEMPLATES))
+    prefix: str = _opt("", "replaces {prefix} in the addresses (empty = the template's: gma3 "
+                       "for gma3, liveai for qlcplus)")
+    map: dict = _opt({}, 'feature → address, added to or replacing the template\'s ("" = not '
+                     'sent), e.g. { beat = "/gma3/Page1/Key101" }')
+    scale: dict = _opt({}, "feature → [low, high] sent as the bottom / top of the address's "
+                       "range, e.g. { bpm = [60, 200] } (default 0..1, bpm 60..200)")
+    range: list[float] = _opt([], "[bottom, top] of value addresses (empty = the template's: "
+                              "0..100 gma3 and chamsys, else 0..1)")
+    release_ms: float = _opt(100.0, "a key address (beat, downbeat, drop, onsets) is pressed, "
+                             "then released this much later", min=1.0, max=2000.0)
+
+    @classmethod
+    def from_text(cls, text: str) -> OscTargetConfig:
+        """``"host:port"`` → a target with the ``liveai`` template."""
+        return cls(address=text)
+
+    def validate(self, where: str, key: str) -> None:
+        """Check the address, the feature names and the ranges."""
+        _check_target_address(self.address, where, f"{key}.address")
+        features = osc_templates.FEATURES
+        if self.template == "liveai" and (self.map or self.scale or self.range or self.prefix):
+            raise ConfigError(f'{where}: {key}: template "liveai" sends the fixed /liveai tree; '
+                              'use template = "custom" (or a desk\'s) to choose addresses')
+        for name, address in self.map.items():
+            if name not in features:
+                raise ConfigError(f"{where}: {key}.map: unknown feature '{name}'"
+                                  f"{_did_you_mean(name, features)}; features: "
+                                  + ", ".join(features))
+            if not isinstance(address, str) or (address and not address.startswith("/")):
+                raise ConfigError(f"{where}: {key}.map.{name} = {_fmt(address)} should be an "
+                                  'OSC address such as "/gma3/Page1/Key101" ("" = not sent)')
+        for name, rng in self.scale.items():
+            if name not in osc_templates.VALUE_FEATURES:
+                hint = (" (an event is a press / release, it has no range)"
+                        if name in features else _did_you_mean(name, osc_templates.VALUE_FEATURES))
+                raise ConfigError(f"{where}: {key}.scale: '{name}' is not a value feature{hint}; "
+                                  "value features: " + ", ".join(osc_templates.VALUE_FEATURES))
+            _check_range(rng, where, f"{key}.scale.{name}")
+        if self.range:
+            _check_range(self.range, where, f"{key}.range")
+        t = osc_templates.TEMPLATES[self.template]
+        if self.prefix and self.template != "custom" and not any(
+                "{prefix}" in a for a in t.map.values()):
+            raise ConfigError(f'{where}: {key}.prefix = "{self.prefix}": template '
+                              f'"{self.template}" has fixed addresses; change them with `map`')
+
+
 @dataclass(frozen=True)
 class OscOutConfig:
     """Features sent over OSC to lighting desks, tablets, other software."""
 
-    targets: list[str] = _opt([], 'where to send, "host:port" each (none = off)')
+    targets: list[OscTargetConfig] = _opt(
+        [], 'where to send: "host:port" each (the /liveai tree), or [[osc_out.targets]] tables '
+        "with a desk template (none = off)")
     rate_hz: float = _opt(30.0, "rate of levels, tempo and phase (beats go out as they fire)",
                           min=1.0, max=200.0)
 
     def validate(self, where: str) -> None:
-        """Check every target looks like host:port."""
-        for t in self.targets:
-            host, sep, port = t.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ConfigError(f'{where}: osc_out.targets: "{t}" should look like '
-                                  '"127.0.0.1:9000"')
+        """Check every target."""
+        for i, t in enumerate(self.targets):
+            if isinstance(t, str):  # built by hand (tests, the API)
+                _check_target_address(t, where, "osc_out.targets")
+            else:
+                t.validate(where, f"osc_out.targets[{i}]")
 
 
 @dataclass(frozen=True)
@@ -502,7 +580,9 @@ def build(cls: type, table: Any, where: str, prefix: str = "") -> Any:
             if not isinstance(value, list):
                 raise ConfigError(f"{where}: {prefix}{key} should be a list of tables "
                                   f"([[{prefix}{key}]])")
-            kwargs[key] = [build(inner[0], v, where, f"{prefix}{key}[{i}].")
+            kwargs[key] = [inner[0].from_text(v) if isinstance(v, str)
+                           and hasattr(inner[0], "from_text")
+                           else build(inner[0], v, where, f"{prefix}{key}[{i}].")
                            for i, v in enumerate(value)]
             continue
         if tp is dict:
@@ -528,9 +608,11 @@ def build(cls: type, table: Any, where: str, prefix: str = "") -> Any:
             ) from None
         meta = fields[key].metadata
         if "choices" in meta and coerced not in meta["choices"]:
+            hint = (_did_you_mean(coerced, [str(c) for c in meta["choices"]])
+                    if isinstance(coerced, str) else "")
             raise ConfigError(
                 f"{where}: {prefix}{key} = {_fmt(value)} is not one of "
-                + ", ".join(_fmt(c) for c in meta["choices"])
+                + ", ".join(_fmt(c) for c in meta["choices"]) + hint
             )
         lo, hi = meta.get("min"), meta.get("max")
         if (lo is not None and coerced < lo) or (hi is not None and coerced > hi):

@@ -18,6 +18,11 @@ Addresses (all under ``/liveai``):
                               — sent when it changes (a drop is the moment to hit the lights)
 ``/liveai/energy``            f 0..1, the last second against the usual level
 ============================  =====================================================
+
+A target may instead use a desk's **template** (:mod:`liveai.osc_templates`: grandMA3, ETC Eos,
+ChamSys, QLC+, Resolume, or a custom map): one value per address, scaled into the desk's range,
+and events as a key press then, ``release_ms`` later, a release. Releases are kept in a small
+table and sent by the same thread when due, so nothing waits.
 """
 
 from __future__ import annotations
@@ -26,18 +31,22 @@ import logging
 import threading
 import time
 
+import numpy as np
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import UDPClient
 
+from liveai.config import OscTargetConfig
 from liveai.errors import ConfigError
 from liveai.frame import SECTION_NAMES, SharedRecord, new_frame
 from liveai.log import RateLimitedLogger
+from liveai.osc_templates import Route, routes
 
 log = logging.getLogger(__name__)
 
 BAND_ONSET_ADDRESSES = ("/liveai/onset/low", "/liveai/onset/mid", "/liveai/onset/high")
 EVENT_POLL_S = 0.005
+BAND_EVENTS = ("onset_low", "onset_mid", "onset_high")
 
 
 def parse_target(text: str) -> tuple[str, int]:
@@ -53,6 +62,27 @@ def _message(address: str, *args: object) -> OscMessage:
     return b.build()
 
 
+class _Target:
+    """One destination: its socket and, for a desk template, its routes by feature."""
+
+    def __init__(self, spec: str | OscTargetConfig) -> None:
+        if isinstance(spec, str):
+            spec = OscTargetConfig(address=spec)
+        self.spec = spec
+        self.host, self.port = parse_target(spec.address)
+        self.client = UDPClient(self.host, self.port)
+        self.native = spec.template == "liveai"
+        self.release_s = spec.release_ms / 1000.0
+        self.routes: dict[str, list[Route]] = {}
+        if not self.native:
+            for r in routes(spec.template, spec.prefix, spec.map, spec.scale, spec.range):
+                self.routes.setdefault(r.feature, []).append(r)
+
+    def __str__(self) -> str:
+        kind = "" if self.native else f" ({self.spec.template})"
+        return f"{self.host}:{self.port}{kind}"
+
+
 class FeatureSender:
     """Sends the engine's features to OSC targets from its own thread.
 
@@ -60,22 +90,25 @@ class FeatureSender:
     ----------
     record : SharedRecord
         The engine's record (read like any projector reads it).
-    targets : list of str
-        ``host:port`` each.
+    targets : list of str or OscTargetConfig
+        ``host:port`` (the native ``/liveai`` tree) or a target with a desk template.
     rate_hz : float
         Rate of the continuous values; events go out as they happen.
     """
 
-    def __init__(self, record: SharedRecord, targets: list[str], rate_hz: float = 30.0) -> None:
+    def __init__(self, record: SharedRecord, targets: list[str | OscTargetConfig],
+                 rate_hz: float = 30.0) -> None:
         self.record = record
-        self.addresses = [parse_target(t) for t in targets]
         try:
-            self.clients = [UDPClient(h, p) for h, p in self.addresses]
+            self.targets = [_Target(t) for t in targets]
         except OSError as exc:  # an unknown host name
             raise ConfigError(f"OSC targets {targets}: {exc}") from None
+        self.addresses = [(t.host, t.port) for t in self.targets]
         self.rate_hz = float(rate_hz)
         self.sent = 0
         self.errors = 0
+        #: (target index, address) → (due monotonic s, release message): pending key releases
+        self._releases: dict[tuple[int, str], tuple[float, OscMessage]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._rl = RateLimitedLogger(log)
@@ -85,29 +118,73 @@ class FeatureSender:
         self._thread = threading.Thread(target=self._run, name="liveai-osc-out", daemon=True)
         self._thread.start()
         log.info("sending features over OSC to %s at %g Hz",
-                 ", ".join(f"{h}:{p}" for h, p in self.addresses), self.rate_hz)
+                 ", ".join(str(t) for t in self.targets), self.rate_hz)
 
     def stop(self) -> None:
-        """Stop the sender thread."""
+        """Stop the sender thread (pending key releases are sent first)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
 
+    def _send_one(self, target: _Target, message: OscMessage) -> None:
+        try:
+            target.client.send(message)
+            self.sent += 1
+        except OSError as exc:  # an unreachable tablet must not stop the others
+            self.errors += 1
+            self._rl.warning(f"osc{target.host}:{target.port}", "cannot send OSC to %s:%d: %s",
+                             target.host, target.port, exc)
+
     def _send(self, message: OscMessage) -> None:
-        for client, (host, port) in zip(self.clients, self.addresses, strict=True):
-            try:
-                client.send(message)
-                self.sent += 1
-            except OSError as exc:  # an unreachable tablet must not stop the others
-                self.errors += 1
-                self._rl.warning(f"osc{host}:{port}", "cannot send OSC to %s:%d: %s", host,
-                                 port, exc)
+        """Send a native ``/liveai`` message to every target using that tree."""
+        for target in self.targets:
+            if target.native:
+                self._send_one(target, message)
+
+    def _event(self, feature: str, now: float) -> None:
+        """An event fired: press every key address mapped to it, schedule the releases."""
+        for i, target in enumerate(self.targets):
+            for r in target.routes.get(feature, ()):
+                key = (i, r.address)
+                pending = self._releases.pop(key, None)
+                if pending is not None:  # still held: release first so the desk sees a new press
+                    self._send_one(target, pending[1])
+                self._send_one(target, _message(r.address, r.press))
+                self._releases[key] = (now + target.release_s, _message(r.address, r.release))
+
+    def _values(self, values: dict[str, float]) -> None:
+        for target in self.targets:
+            for feature, rs in target.routes.items():
+                if feature in values:
+                    for r in rs:
+                        self._send_one(target, _message(r.address, r.value(values[feature])))
+
+    def _section(self, code: int) -> None:
+        for target in self.targets:
+            for r in target.routes.get("section", ()):
+                self._send_one(target, _message(r.address, SECTION_NAMES[code], code))
+
+    def _due_releases(self, now: float, flush: bool = False) -> None:
+        for key, (due, message) in list(self._releases.items()):
+            if flush or now >= due:
+                del self._releases[key]
+                self._send_one(self.targets[key[0]], message)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._due_releases(0.0, flush=True)  # never leave a desk key held down
+
+    def _loop(self) -> None:
         frame = new_frame()
         last = {"beat": 0, "bar": 0, "onset": 0, "bands": [0, 0, 0], "section": 0}
         next_state = 0.0
+        templated = any(not t.native for t in self.targets)
         while not self._stop.wait(EVENT_POLL_S):
+            now = time.monotonic()
+            if self._releases:
+                self._due_releases(now)
             if self.record.read(frame) < 0:
                 continue
             beat, bar = int(frame["beat_count"]), int(frame["bar_count"])
@@ -115,23 +192,29 @@ class FeatureSender:
                 last["beat"] = beat
                 self._send(_message("/liveai/beat", beat, int(frame["beat_in_bar"]),
                                     float(frame["tempo_bpm"])))
+                self._event("beat", now)
             if bar != last["bar"]:
                 last["bar"] = bar
                 self._send(_message("/liveai/downbeat", bar))
+                self._event("downbeat", now)
             if int(frame["onset_count"]) != last["onset"]:
                 last["onset"] = int(frame["onset_count"])
                 self._send(_message("/liveai/onset", float(frame["onset_strength"])))
+                self._event("onset", now)
             for b in range(3):
                 count = int(frame["band_onset_count"][b])
                 if count != last["bands"][b]:
                     last["bands"][b] = count
                     self._send(_message(BAND_ONSET_ADDRESSES[b],
                                         float(frame["band_onset_strength"][b])))
+                    self._event(BAND_EVENTS[b], now)
             if int(frame["section_count"]) != last["section"]:
                 last["section"] = int(frame["section_count"])
                 code = int(frame["section"])
                 self._send(_message("/liveai/section", SECTION_NAMES[code], code))
-            now = time.monotonic()
+                self._section(code)
+                if SECTION_NAMES[code] == "drop":
+                    self._event("drop", now)
             if now >= next_state:
                 next_state = now + 1.0 / self.rate_hz
                 self._send(_message("/liveai/bpm", float(frame["tempo_bpm"])))
@@ -142,3 +225,14 @@ class FeatureSender:
                 self._send(_message("/liveai/phase", float(frame["beat_phase"]),
                                     float(frame["bar_phase"])))
                 self._send(_message("/liveai/energy", float(frame["energy"])))
+                if templated:
+                    self._values(_value_features(frame))
+
+
+def _value_features(frame: np.ndarray) -> dict[str, float]:
+    values = {"bpm": float(frame["tempo_bpm"]), "confidence": float(frame["tempo_confidence"]),
+              "level": float(frame["level"]), "energy": float(frame["energy"]),
+              "beat_phase": float(frame["beat_phase"]), "bar_phase": float(frame["bar_phase"])}
+    for i, v in enumerate(frame["band_level"][:8]):
+        values[f"band{i + 1}"] = float(v)
+    return values
