@@ -5,13 +5,17 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import time
 
 import numpy as np
 import pytest
 from conftest import run_cli
+from pythonosc.osc_message import OscMessage
 
-from liveai.config import load_show
+from liveai.config import OscTargetConfig, load_show
+from liveai.control.osc_out import FeatureSender
 from liveai.errors import ConfigError
+from liveai.frame import SharedRecord, new_frame
 from liveai.osc_templates import FEATURES, TEMPLATES, routes
 
 pytestmark = pytest.mark.timeout(180)
@@ -167,3 +171,45 @@ def test_templates_only_use_known_features_and_scale_values():
                                   scale={"bpm": [60, 180]}) if r.feature == "bpm"]
     assert tempo.value(120.0) == pytest.approx(0.5)
     assert not [r for r in routes("gma3", mapping={"beat": ""}) if r.feature == "beat"]
+
+
+def test_key_release_is_scheduled_repressed_and_flushed_on_stop():
+    """Press → release after release_ms; a press while held releases first; stop releases."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(2.0)
+    port = sock.getsockname()[1]
+    record = SharedRecord.create()
+    frame = new_frame()
+    record.publish(frame)
+    target = OscTargetConfig(address=f"127.0.0.1:{port}", template="custom",
+                             map={"beat": "/k"}, release_ms=300.0)
+    sender = FeatureSender(record, [target], rate_hz=1.0)
+    sender.start()
+    got: list[tuple[float, float]] = []
+
+    def receive() -> tuple[float, float]:
+        data = sock.recv(1024)
+        return float(OscMessage(data).params[0]), time.monotonic()
+
+    try:
+        t0 = time.monotonic()
+        frame["beat_count"] = 1
+        record.publish(frame)
+        got.append(receive())            # press
+        got.append(receive())            # release, 300 ms later
+        frame["beat_count"] = 2
+        record.publish(frame)
+        got.append(receive())            # press
+        frame["beat_count"] = 3          # again while held: release, then press
+        record.publish(frame)
+        got.append(receive())
+        got.append(receive())
+    finally:
+        sender.stop()
+    got.append(receive())                # stop releases the held key
+    sock.close()
+    record.close()
+    assert [v for v, _ in got] == [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    assert 0.25 <= got[1][1] - got[0][1] <= 0.5
+    assert got[0][1] - t0 < 0.2
