@@ -29,7 +29,7 @@ def test_beats_and_levels_reach_an_osc_peer():
         out, _ = dump.communicate(timeout=10)
     assert res.returncode == 0, res.stderr
     # the last line may be cut when oscdump is stopped
-    lines = [ln.split() for ln in out.splitlines() if len(ln.split()) >= 3]
+    lines = [ln.split() for ln in out.splitlines() if len(ln.split()) >= 4]
     beats = [ln for ln in lines if ln[1] == "/liveai/beat"]
     assert len(beats) >= 6, out[-2000:]
     counts = [int(b[3]) for b in beats]
