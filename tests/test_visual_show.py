@@ -653,3 +653,14 @@ def test_crowd_uniform_follows_the_mixers_estimate(followed_show):
     store.set("/liveai/mixer/crowd_level_db", -40.0, source="mixer")
     follower.poll(0.5)
     assert show.resources.audio.crowd == pytest.approx(0.5)  # 20 dB under the music
+
+
+def test_a_scene_whose_audio_is_a_menu_entry_starts_with_automatic_mappings():
+    """Like the corpus' Test Pattern Generator: audio is one pattern of a menu, not the default."""
+    text = ('/*{"INPUTS": [{"NAME": "pattern", "TYPE": "long", "DEFAULT": 0, "VALUES": [0, 1],'
+            ' "LABELS": ["Color Bars", "Audio Flow"]},'
+            ' {"NAME": "hue", "TYPE": "float", "MIN": -1, "MAX": 1, "DEFAULT": 0},'
+            ' {"NAME": "fft", "TYPE": "audioFFT"}]}*/\nvoid main() {}\n')
+    assert [m.target for m in auto_mappings(parse_isf(text, "t.fs"))] == ["hue"]
+    on_audio = text.replace('"DEFAULT": 0, "VALUES"', '"DEFAULT": 1, "VALUES"')
+    assert auto_mappings(parse_isf(on_audio, "t.fs")) == []

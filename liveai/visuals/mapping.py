@@ -262,11 +262,25 @@ def _around(inp: IsfInput, feature: str, depth: float) -> Mapping:
     return Mapping(feature, inp.name, offset=d, scale=scale, attack_ms=10.0, release_ms=150.0)
 
 
+_AUDIO_LABEL_RE = re.compile(r"audio|fft|spectr|wave|sound|music", re.I)
+
+
 def scene_reads_audio(doc: IsfDocument) -> bool:
-    """True when the scene has an audio input or reads any ``la_`` uniform itself."""
-    if any(i.type in ("audio", "audioFFT") for i in doc.inputs):
+    """True when the scene, as it starts, reads audio: an ``la_`` uniform, or an audio input.
+
+    A scene whose audio is one entry of a menu (a ``long`` input with a label such as "Audio
+    Flow") reads audio only when that entry is the default; otherwise it starts deaf.
+    """
+    if re.search(r"\bla_\w+", doc.source) is not None:
         return True
-    return re.search(r"\bla_\w+", doc.source) is not None
+    if not any(i.type in ("audio", "audioFFT") for i in doc.inputs):
+        return False
+    for inp in doc.inputs:
+        if inp.type == "long" and inp.labels and any(_AUDIO_LABEL_RE.search(str(label))
+                                                     for label in inp.labels):
+            idx = inp.values.index(inp.default) if inp.default in inp.values else 0
+            return bool(_AUDIO_LABEL_RE.search(str(inp.labels[idx])))
+    return True
 
 
 def _norm(inp: IsfInput, value: float) -> float:
