@@ -159,7 +159,6 @@ class Resources:
                                                             dtype=np.uint8).tobytes())
         self.noise.repeat_x = self.noise.repeat_y = True
         self.noise.filter = (moderngl.LINEAR, moderngl.LINEAR)
-        self.black = ctx.texture((1, 1), 4, bytes(4))
         self._audio_cache: dict[tuple[str, int], tuple[moderngl.Texture, int]] = {}
         self._generation = 0
         self.source = ctx.texture(source_size, 4)
@@ -243,7 +242,7 @@ class Resources:
         """Free every GL object."""
         objs = [self.quad, self.spectrum, self.spectrum_log, self.waveform, self.history,
                 self.shadertoy_audio,
-                self.noise, self.black, self.source, self._source_fbo, self._source_prog,
+                self.noise, self.source, self._source_fbo, self._source_prog,
                 self._source_vao, *self._images.values(),
                 *(t for t, _ in self._audio_cache.values())]
         for obj in objs:
@@ -554,16 +553,6 @@ def load_document(path: str | Path) -> IsfDocument | ShadertoyDocument:
     return isf_mod.load_isf(p)
 
 
-def frame_stats(texture: moderngl.Texture) -> tuple[float, float]:
-    """Mean and standard deviation of a rendered RGB texture's pixels (0..1)."""
-    data = np.frombuffer(texture.read(), dtype=np.float32 if texture.dtype == "f4" else np.uint8)
-    rgb = data.reshape(-1, texture.components)[:, :3].astype(np.float32)
-    if texture.dtype != "f4":
-        rgb /= 255.0
-    rgb = np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0)
-    return float(rgb.mean()), float(rgb.std())
-
-
 def read_rgb(texture: moderngl.Texture) -> np.ndarray:
     """Read a texture back as an (height, width, 3) float32 array, 0..1, top row first."""
     dtype = np.float32 if texture.dtype == "f4" else np.uint8
@@ -579,5 +568,5 @@ def safe_size(width: int, height: int) -> tuple[int, int]:
     return (int(min(max(width, 1), 8192)), int(min(max(height, 1), 8192)))
 
 
-__all__ = ["RenderClock", "Resources", "Scene", "ShaderError", "compile_program", "frame_stats",
+__all__ = ["RenderClock", "Resources", "Scene", "ShaderError", "compile_program",
            "load_document", "read_rgb", "safe_size"]

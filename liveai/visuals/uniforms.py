@@ -213,10 +213,8 @@ class AudioState:
         dt_s = max(0.0, float(dt_s))
         p = self._pulses
         for key, tau in (("la_onset", 0.15), ("la_kick", 0.15), ("la_snare", 0.15),
-                         ("la_hat", 0.08), ("la_bar", 0.0), ("la_beat", 0.0),
-                         ("la_beat_ahead", 0.0)):
-            if tau > 0:
-                p[key] = _pulse_decay(p[key], dt_s, tau)
+                         ("la_hat", 0.08)):
+            p[key] = _pulse_decay(p[key], dt_s, tau)
         # Beat pulses decay over a fraction of the beat period (a fixed 120 ms without a tempo).
         beat_tau = 0.25 * self._period_s / 2.0 if self._period_s > 0 else 0.06
         for key in ("la_beat", "la_beat_ahead"):
