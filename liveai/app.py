@@ -36,6 +36,7 @@ from liveai.frame import INPUT_ENDED, INPUT_LOST, INPUT_OK, SOURCE_KINDS, Shared
 from liveai.log import RateLimitedLogger
 from liveai.params import ParameterStore, SharedParams, engine_store
 from liveai.process import terminate
+from liveai.visuals.controls import register_scene_parameters
 
 log = logging.getLogger(__name__)
 
@@ -373,6 +374,10 @@ class Engine:
                                                    self.shared_params.buffer)
         self.shared_params.follow(self.params)
         seed_from_preset(self.params, config)
+        # The live scenes' inputs, /liveai/scenes/<scene>/<input>, as the projectors will find
+        # them (same preset, same keys).
+        register_scene_parameters(self.params, config.visuals,
+                                  Path(preset).resolve().parent if preset else None)
         self.osc_in: OscServer | None = None
         if config.control.osc_port:  # bound now: a port in use fails before anything starts
             self.osc_in = OscServer(self.params, config.control)

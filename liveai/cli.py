@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
                             "range, unit, default and description.")
     otree.add_argument("--markdown", action="store_true",
                        help="as the Markdown table the README holds")
+    otree.add_argument("--preset", default=None,
+                       help="also list the inputs of this preset's scenes "
+                       "(/liveai/scenes/<scene>/<input>)")
 
     bench = sub.add_parser("bench", parents=[common], help="benchmarks",
                            description="Benchmarks; each prints liveai next to a reference.")
@@ -484,6 +487,11 @@ def _cmd_osc(args: argparse.Namespace) -> int:
     from liveai.params import engine_store
 
     store = engine_store()
+    if args.preset:
+        from liveai.visuals.controls import register_scene_parameters
+
+        config, path = load_show(args.preset)
+        register_scene_parameters(store, config.visuals, path.parent)
     print(store.tree_markdown() if args.markdown else store.tree_text())
     return 0
 

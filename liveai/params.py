@@ -34,6 +34,7 @@ Coercion (the conventions of desks and tablets):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -121,6 +122,9 @@ class ParamSpec:
     wired : bool
         False for a parameter registered ahead of the code that acts on it: it is stored and
         echoed, and the address tree says "planned".
+    repeats : bool
+        A value equal to the current one is a new request all the same (listeners hear it, a
+        string's change count moves): a desk sending the scene it already sent goes back to it.
     """
 
     address: str
@@ -133,6 +137,7 @@ class ParamSpec:
     unit: str = ""
     description: str = ""
     wired: bool = True
+    repeats: bool = False
 
     @property
     def normalisable(self) -> bool:
@@ -574,7 +579,7 @@ class ParameterStore:
                 if value is None:
                     return SetResult(True, address, old, False)
                 value = old + 1
-            elif value == old and type(value) is type(old):
+            elif value == old and type(value) is type(old) and not spec.repeats:
                 return SetResult(True, address, old, False)
             self._values[address] = value
             self.snapshot._write(self._slots[address], self._numeric(spec, value, old))
@@ -602,7 +607,7 @@ class ParameterStore:
             return (float(spec.choices.index(value)),)
         # a string: its slot counts changes
         slot = self._slots[spec.address]
-        return (self.snapshot.values[slot] + (1.0 if value != old else 0.0),)
+        return (self.snapshot.values[slot] + (1.0 if value != old or spec.repeats else 0.0),)
 
     # -- documentation ---------------------------------------------------------------------------
     def tree_rows(self) -> list[tuple[str, str, str, str, str, str]]:
@@ -908,11 +913,15 @@ class SharedParams:
         self.publish_layout(store)
         # The snapshot carries only a string's change count; its text goes to a JSON file that
         # a listener rewrites (atomically) right after each change (see string()).
-        strings = {s.address: s.default for s in store.specs() if s.kind == ParamType.STRING}
+        # Beside each text, "ADDRESS#count": the change count it belongs to, so a reader can
+        # tell a repeat of the same text (a desk sending the same scene twice) from a stale file.
+        strings: dict[str, Any] = {s.address: s.default for s in store.specs()
+                                   if s.kind == ParamType.STRING}
 
         def on_change(address: str, value: Any, _source: str) -> None:
             if isinstance(value, str):
                 strings[address] = value
+                strings[address + "#count"] = store.snapshot.value(store.slot(address))
                 self._write_json(self.strings_path, json.dumps(strings))
 
         store.subscribe(on_change)
@@ -984,6 +993,21 @@ class SharedParams:
             return None
         return value if isinstance(value, str) else None
 
+    def string_change(self, address: str) -> tuple[str, float] | None:
+        """The text of a string parameter and the change count it was written at, or None.
+
+        Compare the count with :meth:`value` (the snapshot's count) to know whether the file
+        already holds the latest change, even when the text is the same as before.
+        """
+        try:
+            doc = json.loads(self.strings_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        text, count = doc.get(address), doc.get(address + "#count", 0.0)
+        if not isinstance(text, str) or not isinstance(count, int | float):
+            return None
+        return text, float(count)
+
     def close(self) -> None:
         """Unmap; the owner also removes the files."""
         self.snapshot = None  # drop the views before closing the map
@@ -1022,7 +1046,9 @@ ENGINE_PARAMETERS: tuple[ParamSpec, ...] = (
     _p("/tempo/nudge/forward", _T, doc="move the beat grid later by tempo/nudge_ms", wired=True),
     _p("/tempo/nudge/back", _T, doc="move the beat grid earlier by tempo/nudge_ms", wired=True),
     _p("/tempo/nudge_ms", _F, 10.0, 1.0, 100.0, "ms", "size of one nudge", wired=True),
-    _p("/scene/name", _S, "", doc="scene to show, by name (empty: the preset's first)", wired=True),
+    dataclasses.replace(_p("/scene/name", _S, "", doc="scene to show, by name (empty: the "
+                           "preset's first; the same name again goes back to it)", wired=True),
+                        repeats=True),
     _p("/scene/index", _I, 0, 0, 255, "", "scene to show, by position in the preset (0-based)",
        wired=True),
     _p("/scene/next", _T, doc="go to the next scene", wired=True),

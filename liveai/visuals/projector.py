@@ -23,6 +23,7 @@ from liveai.config import VisualsConfig, load_show
 from liveai.errors import LiveAIError
 from liveai.frame import SharedRecord, new_frame
 from liveai.params import SharedParams
+from liveai.visuals.controls import SceneInputFollower
 from liveai.visuals.scene import RenderClock
 from liveai.visuals.show import VisualShow
 
@@ -265,7 +266,8 @@ class ParamFollower:
         self._version = -1
         self._last: dict[str, object] = {}
         self._name_retry_until = 0.0
-        self._name_seen = ""
+        self._name_count = 0.0
+        self.scene_inputs = SceneInputFollower(params, show.layers)
 
     def _changed(self, address: str) -> tuple[bool, object]:
         value = self.params.value(address)
@@ -278,6 +280,8 @@ class ParamFollower:
         version = self.params.snapshot.version
         pending_name = now_s < self._name_retry_until
         if version == self._version and not pending_name:
+            if self.scene_inputs.stale():
+                self.scene_inputs.poll()
             return
         first = self._version < 0
         self._version = version
@@ -326,15 +330,19 @@ class ParamFollower:
         moved, _ = self._changed("/liveai/scene/previous")
         if moved and not first:
             show.next_scene_in_order(-1)
-        moved, _ = self._changed("/liveai/scene/name")
+        self.scene_inputs.poll()
+        moved, count = self._changed("/liveai/scene/name")
         if moved and not first:
             self._name_retry_until = now_s + 0.5  # the text follows its counter in a moment
+            self._name_count = count
         if now_s < self._name_retry_until:
-            name = p.string("/liveai/scene/name")
-            if name and name != self._name_seen:
-                self._name_seen = name
+            # The file may still hold the previous change: wait for the one the count names
+            # (the same name sent twice is a request too: go back to it).
+            found = p.string_change("/liveai/scene/name")
+            if found is not None and found[1] >= self._name_count:
                 self._name_retry_until = 0.0
-                self._request(name)
+                if found[0]:
+                    self._request(found[0])
 
     def _request(self, target: str | int) -> None:
         try:

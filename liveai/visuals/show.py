@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,40 @@ def resolve_scene(name: str, dirs: list[Path]) -> Path:
     raise ShaderError(name, "no such scene (looked in " + ", ".join(str(d) for d in dirs) + ")")
 
 
+def playlist_entries(config: VisualsConfig, dirs: list[Path]) -> list[SceneConfig]:
+    """The preset's scenes, or every scene file in ``dirs`` when the preset lists none."""
+    if config.scenes:
+        return list(config.scenes)
+    return [SceneConfig(file=str(p)) for p in all_scene_files(dirs)]
+
+
+def scene_key(name: str) -> str:
+    """A scene or input name as one OSC address segment (``Spectrum Sun`` → ``spectrum_sun``)."""
+    key = re.sub(r"[^a-z0-9_.-]+", "_", name.strip().lower()).strip("_.")
+    return key or "scene"
+
+
+def playlist_keys(entries: list[SceneConfig], dirs: list[Path]) -> list[str]:
+    """One address segment per playlist entry: the file's name, ``_2``, ``_3`` for repeats.
+
+    The engine (registering ``/liveai/scenes/<key>/...``) and every projector (applying them)
+    compute the same keys from the same preset, whichever scenes compile.
+    """
+    keys: list[str] = []
+    for entry in entries:
+        try:
+            stem = resolve_scene(entry.file, dirs).stem
+        except ShaderError:
+            stem = Path(entry.file).stem
+        key = base = scene_key(stem)
+        n = 1
+        while key in keys:
+            n += 1
+            key = f"{base}_{n}"
+        keys.append(key)
+    return keys
+
+
 def all_scene_files(dirs: list[Path]) -> list[Path]:
     """Every scene file in the folders (sorted, first folder first, names unique)."""
     seen: set[str] = set()
@@ -191,6 +226,8 @@ class Layer:
         self.entry = entry
         self.automap = automap
         self.name = path.stem
+        #: Address segment of the scene's inputs (``/liveai/scenes/<key>/<input>``).
+        self.key = scene_key(path.stem)
         self.error = ""
         self.mtime_ns = self._mtime()
         doc = parse_isf(text, path) if text is not None else load_document(path)
@@ -352,14 +389,14 @@ class VisualShow:
 
     # -- the playlist --------------------------------------------------------------------------
     def _load_playlist(self) -> None:
-        entries = list(self.config.scenes)
-        if not entries:
-            entries = [SceneConfig(file=str(p)) for p in all_scene_files(self.dirs)]
+        entries = playlist_entries(self.config, self.dirs)
         t0 = time.perf_counter()
-        for n, entry in enumerate(entries):
+        for n, (entry, key) in enumerate(zip(entries, playlist_keys(entries, self.dirs),
+                                             strict=True)):
             try:
                 path = resolve_scene(entry.file, self.dirs)
                 self.layers.append(Layer(self.resources, path, entry, self.config.automap))
+                self.layers[-1].key = key
             except (ShaderError, ValueError, IndexError, OSError, moderngl.Error) as exc:
                 self.failed.append(str(exc))
                 log.error("scene %d of %d left out: %s", n + 1, len(entries), exc)
