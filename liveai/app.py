@@ -28,6 +28,9 @@ from liveai.audio.devices import find_device
 from liveai.audio.ring import SpscRing
 from liveai.audio.sources import DemoSource, DeviceSource, FileSource, Source
 from liveai.config import ProjectorConfig, ShowConfig
+from liveai.control.clock import EngineBeats, ExternalClock
+from liveai.control.link import LinkSession
+from liveai.control.midi import MidiControl
 from liveai.control.osc_in import OscServer
 from liveai.control.osc_out import FeatureSender
 from liveai.control.oscquery import OscQueryServer
@@ -125,6 +128,48 @@ class TempoHands:
                     self.tracker.resync()
                 else:
                     self.tracker.nudge(nudge_ms if name == "nudge/forward" else -nudge_ms)
+
+
+class ClockFollower:
+    """External clocks (Ableton Link, MIDI clock in) handed to the beat tracker each hop.
+
+    The first clock with a fresh reading wins (they are listed in priority order); when none
+    has one, the tracker listens to the music again. Readings are lock-free (see
+    :class:`~liveai.control.clock.ExternalClock`), so the analysis thread never waits.
+    """
+
+    def __init__(self, clocks: list[ExternalClock], tracker: BeatTracker) -> None:
+        self.clocks = clocks
+        self.tracker = tracker
+        self.following = ""
+        self.supported = hasattr(tracker, "follow_external")
+
+    def poll(self, lag_s: float = 0.0) -> None:
+        """Give the tracker the clock's tempo and position at the end of the hop just read.
+
+        Parameters
+        ----------
+        lag_s : float
+            How long ago that hop ended (the audio still waiting in the ring).
+        """
+        at_s = time.monotonic() - lag_s
+        for clock in self.clocks:
+            got = clock.read(at_s)
+            if got is None:
+                continue
+            if self.following != clock.name:
+                log.info("following the %s: %.1f BPM%s", clock.name, got[0],
+                         "" if self.supported else " (this beat tracker cannot follow a clock: "
+                         "shown only)")
+                self.following = clock.name
+            if self.supported:
+                self.tracker.follow_external(got[0], got[1])
+            return
+        if self.following:
+            log.info("the %s is gone: beats come from the music again", self.following)
+            self.following = ""
+            if self.supported:
+                self.tracker.release_external()
 
 
 def seed_from_preset(store: ParameterStore, config: ShowConfig) -> None:
@@ -396,6 +441,16 @@ class Engine:
                                       source.channels)
         self._hands = TempoHands(self.params, self.analyzer.beats)
         self.record = SharedRecord.create()
+        # Ableton Link (joins when /liveai/link/enabled is on) and MIDI; their clocks reach
+        # the beat tracker through the analysis thread, Link first.
+        beats = EngineBeats(self.record, self.analyzer.beats.beats_per_bar)
+        self.link = LinkSession(self.params, config.link, beats)
+        self.midi: MidiControl | None = None
+        if config.midi.enabled:
+            self.midi = MidiControl(self.params, config.midi, beats)
+        self._clocks = ClockFollower(
+            [self.link.clock] + ([self.midi.clock] if self.midi is not None else []),
+            self.analyzer.beats)
         self.projectors: list[ProjectorSupervisor] = []
         if projector and config.projector.enabled:
             # Every output runs the same show; one seed keeps their autopilots in step.
@@ -411,7 +466,7 @@ class Engine:
         self.osc_out: FeatureSender | None = None
         if config.osc_out.targets:
             self.osc_out = FeatureSender(self.record, config.osc_out.targets,
-                                         config.osc_out.rate_hz)
+                                         config.osc_out.rate_hz, crowd=self._crowd_levels)
         self.live_mixer = self._build_mixer(config, source)
         self._frame = new_frame()
         self._frame["sample_rate_hz"] = sr
@@ -483,6 +538,9 @@ class Engine:
                 self.osc_in.start()
             if self.oscquery is not None:
                 self.oscquery.start()
+            self.link.start()
+            if self.midi is not None:
+                self.midi.start()
         except BaseException:
             self.stop()
             raise
@@ -490,6 +548,9 @@ class Engine:
     def stop(self) -> None:
         """Stop everything (projectors first, then the analysis, then the audio)."""
         self.record.request_stop()
+        if self.midi is not None:
+            self.midi.stop()
+        self.link.stop()
         if self.oscquery is not None:
             self.oscquery.stop()
         if self.osc_in is not None:
@@ -504,6 +565,13 @@ class Engine:
         if self.live_mixer is not None:
             self.live_mixer.stop()
         self.source.stop()
+
+    def _crowd_levels(self) -> tuple[float, float] | None:
+        """(crowd, music) dBFS at the room mic from the mixer's estimates (lock-free), or None."""
+        snap = self.params.snapshot
+        crowd_db = snap.value(self.params.slot("/liveai/mixer/crowd_level_db"))
+        music_db = snap.value(self.params.slot("/liveai/mixer/music_level_db"))
+        return (crowd_db, music_db) if music_db > -100.0 else None
 
     def _scene_shown(self, index: int) -> None:
         """The projector changed scene (autopilot, keys): tell the store, so tablets follow."""
@@ -547,6 +615,7 @@ class Engine:
                 if available >= hop:
                     self.ring.read(hop_buf)
                 self._hands.poll()
+                self._clocks.poll(self.ring.read_available() / self.source.sample_rate_hz)
                 self.analyzer.process_hop(hop_buf, frame)
                 st = self.source.stats()
                 frame["frame_index"] = self.feature_frames
@@ -621,6 +690,8 @@ class Engine:
             projector=bool(self.projectors),
             notes=((self.osc_in.summary_lines() if self.osc_in is not None else [])
                    + (self.oscquery.summary_lines() if self.oscquery is not None else [])
+                   + (self.midi.summary_lines() if self.midi is not None else [])
+                   + self.link.summary_lines()
                    + (self.live_mixer.summary_lines() if self.live_mixer is not None else [])),
         )
 

@@ -39,6 +39,8 @@ VALUE_FEATURES: dict[str, str] = {
     "energy": "the last second against the usual level, 0..1",
     "beat_phase": "position in the beat 0..1",
     "bar_phase": "position in the bar 0..1",
+    "crowd": "crowd noise at the room mic, 0 = 40 dB under the music .. 1 = as loud (needs the "
+             "adaptive mixer with a room mic; 0 otherwise)",
     **{f"band{i}": f"band level {i} of 8 (low to high), 0..1" for i in range(1, 9)},
 }
 #: Sent when it changes as ``s`` name, ``i`` code.

@@ -51,3 +51,73 @@ def test_bad_osc_target_is_one_clear_line(tmp_path):
     preset.write_text('[osc_out]\ntargets = ["10.0.0.5:99999"]\n')
     res = run_cli("run", "--preset", str(preset), "--seconds", "1")
     assert res.returncode == 2 and str(preset) in res.stderr and "10.0.0.5:99999" in res.stderr
+
+
+def test_crowd_level_goes_out_natively_and_through_a_template():
+    """The mixer's crowd estimate reaches desks as /liveai/crowd and as a template feature."""
+    import time
+
+    from liveai.config import OscTargetConfig
+    from liveai.control.osc_out import FeatureSender, crowd_norm
+    from liveai.frame import SharedRecord, new_frame
+
+    assert shutil.which("oscdump"), "liblo-tools is not installed; run 'make test'"
+    ports = [_free_udp_port() for _ in range(2)]
+    dumps = [subprocess.Popen(["oscdump", "-L", str(p)], stdout=subprocess.PIPE, text=True)
+             for p in ports]
+    record = SharedRecord.create()
+    record.publish(new_frame())
+    levels: list[tuple[float, float] | None] = [None]
+    targets = [f"127.0.0.1:{ports[0]}",
+               OscTargetConfig(address=f"127.0.0.1:{ports[1]}", template="custom",
+                               map={"crowd": "/desk/crowd"}, range=[0.0, 255.0])]
+    sender = FeatureSender(record, targets, rate_hz=50.0, crowd=lambda: levels[0])
+    try:
+        time.sleep(1.0)  # oscdump is listening; no mixer estimate yet: nothing on /crowd
+        levels[0] = (-50.0, -30.0)  # the crowd 20 dB under the music
+        sender.start()
+        time.sleep(1.0)
+    finally:
+        sender.stop()
+        record.close()
+        outs = []
+        for d in dumps:
+            d.terminate()
+            outs.append(d.communicate(timeout=10)[0])
+    native = [ln.split() for ln in outs[0].splitlines() if "/liveai/crowd" in ln]
+    native = [ln for ln in native if len(ln) == 5]  # the last line may be cut
+    assert native and all(ln[2] == "ff" for ln in native)
+    assert float(native[-1][3]) == pytest.approx(0.5) and float(native[-1][4]) == -50.0
+    desk = [ln.split() for ln in outs[1].splitlines() if "/desk/crowd" in ln]
+    assert desk and float(desk[-1][3]) == pytest.approx(127.5, abs=0.6)
+    assert crowd_norm(-80.0, -20.0) == 0.0 and crowd_norm(0.0, -20.0) == 1.0
+
+
+def test_no_crowd_messages_without_a_mixer_estimate():
+    import time
+
+    from liveai.control.osc_out import FeatureSender
+    from liveai.frame import SharedRecord, new_frame
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    record = SharedRecord.create()
+    record.publish(new_frame())
+    sender = FeatureSender(record, [f"127.0.0.1:{sock.getsockname()[1]}"], rate_hz=50.0,
+                           crowd=lambda: None)
+    sender.start()
+    seen: set[str] = set()
+    try:
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            try:
+                data = sock.recv(4096)
+            except TimeoutError:
+                continue
+            seen.add(data.split(b"\0", 1)[0].decode())
+    finally:
+        sender.stop()
+        record.close()
+        sock.close()
+    assert "/liveai/bpm" in seen and "/liveai/crowd" not in seen

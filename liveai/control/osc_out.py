@@ -17,6 +17,8 @@ Addresses (all under ``/liveai``):
 ``/liveai/section``           s section (breakdown, groove, build, drop), i section code (0-4)
                               — sent when it changes (a drop is the moment to hit the lights)
 ``/liveai/energy``            f 0..1, the last second against the usual level
+``/liveai/crowd``             f 0..1 (0 = 40 dB under the music .. 1 = as loud), f dBFS at
+                              the room mic — while the adaptive mixer hears a room mic
 ============================  =====================================================
 
 A target may instead use a desk's **template** (:mod:`liveai.osc_templates`: grandMA3, ETC Eos,
@@ -30,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from pythonosc.osc_message import OscMessage
@@ -94,11 +97,16 @@ class FeatureSender:
         ``host:port`` (the native ``/liveai`` tree) or a target with a desk template.
     rate_hz : float
         Rate of the continuous values; events go out as they happen.
+    crowd : callable, optional
+        Returns ``(crowd_level_db, music_level_db)`` at the room mic (the adaptive mixer's
+        estimates), or None while there is no estimate; ``/liveai/crowd`` is sent only then.
     """
 
     def __init__(self, record: SharedRecord, targets: list[str | OscTargetConfig],
-                 rate_hz: float = 30.0) -> None:
+                 rate_hz: float = 30.0,
+                 crowd: Callable[[], tuple[float, float] | None] | None = None) -> None:
         self.record = record
+        self.crowd = crowd
         try:
             self.targets = [_Target(t) for t in targets]
         except OSError as exc:  # an unknown host name
@@ -225,8 +233,18 @@ class FeatureSender:
                 self._send(_message("/liveai/phase", float(frame["beat_phase"]),
                                     float(frame["bar_phase"])))
                 self._send(_message("/liveai/energy", float(frame["energy"])))
+                values = _value_features(frame)
+                crowd = self.crowd() if self.crowd is not None else None
+                if crowd is not None:
+                    values["crowd"] = crowd_norm(*crowd)
+                    self._send(_message("/liveai/crowd", values["crowd"], float(crowd[0])))
                 if templated:
-                    self._values(_value_features(frame))
+                    self._values(values)
+
+
+def crowd_norm(crowd_level_db: float, music_level_db: float) -> float:
+    """The crowd against the music at the room mic: 0 = 40 dB under it .. 1 = as loud."""
+    return min(max((crowd_level_db - music_level_db + 40.0) / 40.0, 0.0), 1.0)
 
 
 def _value_features(frame: np.ndarray) -> dict[str, float]:
