@@ -244,6 +244,12 @@ class ControlConfig:
                                    min=0.0, max=1e6)
     receive_buffer_bytes: int = _opt(4194304, "UDP receive buffer that absorbs fader storms "
                                      "(capped by net.core.rmem_max)", min=65536, max=268435456)
+    bundle_max_delay_s: float = _opt(10.0, "a bundle time-tagged up to this far ahead is "
+                                     "applied at its time; further ahead is taken for a wrong "
+                                     "clock and applied on arrival (0 = never wait)",
+                                     min=0.0, max=3600.0)
+    client_forget_s: float = _opt(1800.0, "a client silent this long gets no more feedback "
+                                  "(configured feedback tablets always do)", min=1.0, max=1e6)
 
     def validate(self, where: str) -> None:
         """Check the bind address, the networks and the feedback targets."""

@@ -302,6 +302,72 @@ def test_a_batch_coalesces_values_but_keeps_every_trigger():
     assert dispatcher.stats["accepted"] == 1008
 
 
+def _bundle_at(wall_s: float, *messages: OscMessage) -> bytes:
+    b = OscBundleBuilder(wall_s)
+    for m in messages:
+        b.add_content(m)
+    return b.build().dgram
+
+
+def test_time_tagged_bundles_wait_for_their_moment():
+    store = engine_store()
+    dispatcher = OscDispatcher(store, ["127.0.0.0/8"], bundle_max_delay_s=10.0)
+    sender = ("127.0.0.1", 5000)
+    wall = 1_800_000_000.0
+    batch = [(_bundle_at(wall + 2.0, _message("/liveai/master/intensity", 0.25)), sender),
+             (_bundle_at(wall + 1.0, _message("/liveai/master/intensity", 0.5),
+                         _message("/liveai/master/blackout", True)), sender),
+             (_bundle_at(wall - 3.0, _message("/liveai/tempo/nudge_ms", 20.0)), sender),
+             (_bundle_at(wall + 3600.0, _message("/liveai/master/freeze", True)), sender)]
+    dispatcher.handle_batch(batch, wall=wall)
+    assert store.get("/liveai/tempo/nudge_ms") == 20.0  # a tag in the past: at once
+    assert store.get("/liveai/master/freeze") is True  # an hour ahead: a wrong clock, at once
+    assert dispatcher.stats["clock_ahead"] == 1 and dispatcher.stats["scheduled"] == 3
+    assert store.get("/liveai/master/intensity") == 1.0 and not store.get(
+        "/liveai/master/blackout")
+    assert dispatcher.next_due_s == wall + 1.0
+    dispatcher.run_due(wall + 0.999)
+    assert store.get("/liveai/master/intensity") == 1.0  # not yet
+    dispatcher.run_due(wall + 1.0)
+    assert store.get("/liveai/master/intensity") == 0.5 and store.get("/liveai/master/blackout")
+    dispatcher.run_due(wall + 5.0)
+    assert store.get("/liveai/master/intensity") == 0.25 and dispatcher.next_due_s is None
+    # bundle_max_delay_s = 0: nothing ever waits
+    now_only = OscDispatcher(store, ["127.0.0.0/8"], bundle_max_delay_s=0.0)
+    now_only.handle_batch([(_bundle_at(wall + 1.0, _message("/liveai/master/intensity", 0.75)),
+                            sender)], wall=wall)
+    assert store.get("/liveai/master/intensity") == 0.75
+
+
+def test_a_time_tagged_bundle_over_udp_applies_no_earlier_than_its_tag(server):
+    srv = server()
+    applied: list[float] = []
+    srv.store.subscribe(lambda a, v, s: applied.append(time.time())
+                        if a == "/liveai/master/intensity" else None)
+    peer = Peer(srv.port)
+    try:
+        tag = time.time() + 0.5
+        peer.send(_bundle_at(tag, _message("/liveai/master/intensity", 0.3)))
+        wait_until(lambda: srv.store.get("/liveai/master/intensity") == pytest.approx(0.3), 10,
+                   "the bundle")
+    finally:
+        peer.close()
+    assert applied and applied[0] >= tag - 0.002  # a lower bound: never flaky
+    assert srv.dispatcher.stats["scheduled"] == 1
+
+
+def test_silent_clients_are_forgotten():
+    store = engine_store()
+    dispatcher = OscDispatcher(store, ["127.0.0.0/8"], client_forget_s=60.0)
+    dispatcher.handle_batch([(_msg("/liveai/master/intensity", 0.5), ("127.0.0.1", 5000))],
+                            now=100.0)
+    dispatcher.handle_batch([(_msg("/liveai/master/intensity", 0.6), ("127.0.0.1", 5001))],
+                            now=150.0)
+    assert dispatcher.forget_silent(now=159.0) == 0
+    assert dispatcher.forget_silent(now=161.0) == 1
+    assert [c.port for c in dispatcher.client_list] == [5001]
+
+
 def test_a_fader_storm_ends_on_its_last_value(server):
     srv = server(rate_limit_per_s=0.0)
     heard = []

@@ -16,15 +16,21 @@ tablets. A client that used a ``/norm`` alias also gets that alias. A message wi
 a non-trigger address is a query: the sender gets the current value back. A refused value is
 answered with the current value, so the sender's fader snaps back.
 
-Bundle time tags are not scheduled: a bundle's messages apply on arrival, in order.
+Bundle time tags are honoured: a bundle tagged for a moment up to ``control.bundle_max_delay_s``
+ahead waits (in a bounded queue, in the server thread) and applies then; a tag in the past or
+"immediately" applies on arrival, in order; a tag further ahead is taken for a sender whose clock
+is wrong and applies on arrival too (logged), so a desk with a skewed clock never freezes control.
+Clients silent for ``control.client_forget_s`` get no more feedback.
 """
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import logging
 import select
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,6 +51,8 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 1024
 #: Clients remembered for feedback (the least recently heard is forgotten first).
 MAX_CLIENTS = 32
+#: Time-tagged messages waiting for their moment at most (more are applied on arrival).
+MAX_SCHEDULED = 4096
 #: Hosts remembered by the rate limiter and the allowlist cache.
 MAX_HOSTS = 4096
 MAX_DATAGRAM_BYTES = 65535
@@ -89,6 +97,23 @@ def encode_normalised(store: ParameterStore, spec: ParamSpec) -> bytes:
     return encode(spec.address + NORM_SUFFIX, unit, store.get_normalised(spec.address))
 
 
+#: Seconds from the NTP epoch (1900) to the Unix epoch (1970).
+_NTP_UNIX_S = 2208988800
+
+
+def _bundle_time(data: bytes) -> float | None:
+    """The Unix time a bundle is tagged for, or None for "immediately" or a plain message.
+
+    The outermost tag counts for the whole packet (OSC 1.0: nested tags are never earlier).
+    """
+    if len(data) < 16 or not data.startswith(_BUNDLE_TAG):
+        return None
+    seconds, fraction = struct.unpack(">II", data[8:16])
+    if seconds == 0 and fraction <= 1:
+        return None
+    return seconds - _NTP_UNIX_S + fraction / 2.0**32
+
+
 class _QuietPythonOsc(logging.Filter):
     """Drop python-osc's own warnings (one per bad packet, on the root logger).
 
@@ -126,15 +151,25 @@ class OscDispatcher:
         (0: no limit). A datagram costs one before it is parsed; a bundle then pays for the
         rest of its messages, so packing thousands of messages into bundles does not get round
         the limit.
+    bundle_max_delay_s : float
+        Bundles time-tagged up to this far ahead wait for their time (0: never wait).
+    client_forget_s : float
+        Clients silent this long are forgotten (no more feedback).
     """
 
     def __init__(self, store: ParameterStore, allow: list[str],
-                 rate_limit_per_s: float = 0.0) -> None:
+                 rate_limit_per_s: float = 0.0, bundle_max_delay_s: float = 10.0,
+                 client_forget_s: float = 1800.0) -> None:
         self.store = store
+        self.bundle_max_delay_s = float(bundle_max_delay_s)
+        self.client_forget_s = float(client_forget_s)
+        #: (due wall-clock s, arrival order, address, params, sender): waiting bundle messages
+        self._scheduled: list[tuple[float, int, str, list, tuple[str, int]]] = []
+        self._schedule_seq = 0
         self.networks = [ipaddress.ip_network(a, strict=False) for a in allow]
         self.rate_limit_per_s = float(rate_limit_per_s)
         self.stats = {"datagrams": 0, "packets": 0, "messages": 0, "accepted": 0, "applied": 0,
-                      "coalesced": 0, "queries": 0}
+                      "coalesced": 0, "queries": 0, "scheduled": 0, "clock_ahead": 0}
         self.drops = dict.fromkeys(DATAGRAM_REASONS + MESSAGE_REASONS, 0)
         self.clients: dict[tuple[str, int], Client] = {}
         #: An immutable copy of the clients for the feedback listener (any thread).
@@ -210,7 +245,8 @@ class OscDispatcher:
 
     # -- the batch -------------------------------------------------------------------------------
     def handle_batch(self, batch: list[tuple[bytes, tuple[str, int]]],
-                     now: float | None = None) -> list[tuple[bytes, tuple[str, int]]]:
+                     now: float | None = None, wall: float | None = None
+                     ) -> list[tuple[bytes, tuple[str, int]]]:
         """Check, coalesce and apply one batch of datagrams, in arrival order.
 
         Values for one address are coalesced to the latest (applied where it arrived relative
@@ -222,6 +258,8 @@ class OscDispatcher:
             Datagrams and their senders.
         now : float, optional
             ``time.monotonic()``, for the rate limiter.
+        wall : float, optional
+            ``time.time()``, against which bundle time tags are read.
 
         Returns
         -------
@@ -256,8 +294,15 @@ class OscDispatcher:
             stats["packets"] += 1
             client = self._client(addr, now)
             source = f"osc:{host}:{addr[1]}"
+            ahead_s = 0.0
+            tag_s = _bundle_time(data)
+            if tag_s is not None:
+                wall = time.time() if wall is None else wall
+                ahead_s = tag_s - wall
             for timed in messages:
                 stats["messages"] += 1
+                if ahead_s > 0.0 and self._schedule(ahead_s, wall, timed, addr):
+                    continue
                 try:
                     self._message(timed.message.address, timed.message.params, client, addr,
                                   source, ops, replies)
@@ -271,6 +316,68 @@ class OscDispatcher:
             if self.store.set(address, value, source).ok:
                 stats["applied"] += 1
         return replies
+
+    def _schedule(self, ahead_s: float, wall: float, timed: Any, addr: tuple[str, int]) -> bool:
+        """Queue a message tagged for later; False when it must apply now instead."""
+        if ahead_s > self.bundle_max_delay_s:
+            self.stats["clock_ahead"] += 1
+            self._rl.warning("clock", "OSC bundle from %s:%d is tagged %.1f s ahead (more than "
+                             "control.bundle_max_delay_s): applied now; is its clock right?",
+                             addr[0], addr[1], ahead_s)
+            return False
+        if len(self._scheduled) >= MAX_SCHEDULED:
+            self._rl.warning("schedule", "OSC: %d time-tagged messages already wait; one from "
+                             "%s:%d applied now", MAX_SCHEDULED, addr[0], addr[1])
+            return False
+        self._schedule_seq += 1
+        heapq.heappush(self._scheduled, (wall + ahead_s, self._schedule_seq,
+                                         timed.message.address, timed.message.params, addr))
+        self.stats["scheduled"] += 1
+        return True
+
+    @property
+    def next_due_s(self) -> float | None:
+        """Wall-clock time of the next waiting time-tagged message, or None."""
+        return self._scheduled[0][0] if self._scheduled else None
+
+    def run_due(self, wall: float | None = None, now: float | None = None
+                ) -> list[tuple[bytes, tuple[str, int]]]:
+        """Apply the time-tagged messages whose time has come, in tag (then arrival) order.
+
+        Returns
+        -------
+        list of (bytes, (host, port))
+            Replies, as :meth:`handle_batch`.
+        """
+        wall = time.time() if wall is None else wall
+        now = time.monotonic() if now is None else now
+        replies: list[tuple[bytes, tuple[str, int]]] = []
+        while self._scheduled and self._scheduled[0][0] <= wall:
+            _due, _seq, address, params, addr = heapq.heappop(self._scheduled)
+            ops: dict[Any, tuple[str, Any, str]] = {}
+            try:
+                self._message(address, params, self._client(addr, now), addr,
+                              f"osc:{addr[0]}:{addr[1]}", ops, replies)
+            except Exception:  # a bug here must cost one message, not the show
+                self.drops["internal_error"] += 1
+                self._rl.warning("internal", "OSC message from %s:%d failed", addr[0], addr[1],
+                                 exc_info=True)
+            for a, value, source in ops.values():
+                if self.store.set(a, value, source).ok:
+                    self.stats["applied"] += 1
+        return replies
+
+    def forget_silent(self, now: float | None = None) -> int:
+        """Forget clients not heard for ``client_forget_s``; returns how many."""
+        now = time.monotonic() if now is None else now
+        gone = [k for k, c in self.clients.items() if now - c.last_seen > self.client_forget_s]
+        for k in gone:
+            del self.clients[k]
+            log.info("OSC client %s:%d silent for %.0f s: no more feedback", k[0], k[1],
+                     self.client_forget_s)
+        if gone:
+            self.client_list = tuple(self.clients.values())
+        return len(gone)
 
     def _message(self, address: str, params: list, client: Client, addr: tuple[str, int],
                  source: str, ops: dict, replies: list) -> None:
@@ -368,7 +475,8 @@ class OscServer:
     def __init__(self, store: ParameterStore, config: ControlConfig) -> None:
         self.store = store
         self.config = config
-        self.dispatcher = OscDispatcher(store, list(config.allow), config.rate_limit_per_s)
+        self.dispatcher = OscDispatcher(store, list(config.allow), config.rate_limit_per_s,
+                                        config.bundle_max_delay_s, config.client_forget_s)
         self.feedback_targets = [_resolve_target(t) for t in config.feedback]
         self.reply_port = int(config.reply_port)
         self.feedback_sent = 0
@@ -427,9 +535,22 @@ class OscServer:
         # map) 64 KiB per datagram, which costs more than parsing a small message.
         buf = bytearray(MAX_DATAGRAM_BYTES)
         view = memoryview(buf)
+        d = self.dispatcher
+        next_forget = 0.0
         while not self._stop.is_set():
+            wait_s = 0.1
+            due = d.next_due_s
+            if due is not None:
+                wall = time.time()
+                if due <= wall:
+                    self._reply(d.run_due(wall))
+                    continue
+                wait_s = min(wait_s, due - wall)
+            if time.monotonic() >= next_forget:
+                next_forget = time.monotonic() + 1.0
+                d.forget_silent()
             try:
-                if not select.select([sock], [], [], 0.1)[0]:
+                if not select.select([sock], [], [], wait_s)[0]:
                     continue
                 n, addr = sock.recvfrom_into(buf)
             except BlockingIOError:
@@ -453,8 +574,11 @@ class OscServer:
                 self._rl.warning("batch", "OSC batch failed", exc_info=True)
                 continue
             self.batches += 1
-            for data, addr in replies:
-                self._send(data, self._reply_addr(addr))
+            self._reply(replies)
+
+    def _reply(self, replies: list[tuple[bytes, tuple[str, int]]]) -> None:
+        for data, addr in replies:
+            self._send(data, self._reply_addr(addr))
 
     def _reply_addr(self, addr: tuple[str, int]) -> tuple[str, int]:
         return (addr[0], self.reply_port or addr[1])

@@ -122,13 +122,13 @@ def input_spec(key: str, scene_name: str, inp: IsfInput, preset_value: Any = Non
                          description=what)
     if t == "color":
         rgba = tuple(float(c) for c in value) if isinstance(value, list | tuple) else (1.0,) * 4
-        rgba = tuple(min(max(c, 0.0), 1.0) for c in (rgba + (1.0,) * 4)[:4])
+        rgba = tuple(min(max(c, 0.0), 1.0) for c in (*rgba, 1.0, 1.0, 1.0, 1.0)[:4])
         return ParamSpec(address, ParamType.FLOAT, rgba, 0.0, 1.0, size=4,
                          description=f"{what} (r, g, b, a)")
     if t == "point2D":
         lo, hi = _vector_range(inp)
         xy = tuple(float(c) for c in value) if isinstance(value, list | tuple) else (0.0, 0.0)
-        xy = tuple(min(max(c, lo), hi) for c in (xy + (0.0, 0.0))[:2])
+        xy = tuple(min(max(c, lo), hi) for c in (*xy, 0.0, 0.0)[:2])
         return ParamSpec(address, ParamType.FLOAT, xy, lo, hi, size=2,
                          description=f"{what} (x, y)")
     return None
