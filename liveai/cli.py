@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                      "this TCP port, at the --osc-bind address")
     run.add_argument("--osc-bind", metavar="ADDR",
                      help="address to listen on (default 127.0.0.1: this computer only; "
-                     "0.0.0.0: every network)")
+                     "0.0.0.0: every IPv4 network; '::': every network, IPv6 and IPv4)")
 
     dev = sub.add_parser("devices", parents=[common], help="list audio devices or test one",
                          description="List audio devices (and PulseAudio/PipeWire sources, "

@@ -127,10 +127,22 @@ class ProjectorConfig:
                               "liveai drives at most 8 (the main one and 7 more)")
 
 
-def _check_target_address(text: str, where: str, key: str) -> None:
+def split_host_port(text: str) -> tuple[str, int] | None:
+    """``"host:port"`` or ``"[v6 address]:port"`` → ``(host, port)``; None when malformed."""
     host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        return None  # an IPv6 address needs brackets: [::1]:9000
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f'{where}: {key}: "{text}" should look like "127.0.0.1:9000"')
+        return None
+    return host, int(port)
+
+
+def _check_target_address(text: str, where: str, key: str) -> None:
+    if split_host_port(text) is None:
+        raise ConfigError(f'{where}: {key}: "{text}" should look like "127.0.0.1:9000" '
+                          '(or "[::1]:9000" for IPv6)')
 
 
 def _did_you_mean(name: str, known: Any) -> str:
@@ -227,15 +239,17 @@ class ControlConfig:
 
     osc_port: int = _opt(0, "UDP port liveai listens on for OSC control (0 = off)",
                          min=0, max=65535)
-    osc_bind: str = _opt("127.0.0.1", "IPv4 address to listen on: 127.0.0.1 = this computer "
-                         "only, 0.0.0.0 = every network interface")
+    osc_bind: str = _opt("127.0.0.1", "address to listen on: 127.0.0.1 = this computer only, "
+                         "0.0.0.0 = every IPv4 interface, :: = every interface, IPv6 and IPv4")
     oscquery_port: int = _opt(0, "TCP port of the OSCQuery server (HTTP namespace + websocket "
                               "LISTEN), on osc_bind (0 = off)", min=0, max=65535)
     oscquery_zeroconf: bool = _opt(True, "advertise OSCQuery (_oscjson._tcp) and OSC "
                                    "(_osc._udp) with zeroconf, best effort")
     allow: list[str] = _opt(
-        ["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
-        'sender networks accepted (CIDR); others are dropped ("0.0.0.0/0" = anyone)')
+        ["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
+         "::1/128", "fc00::/7", "fe80::/10"],
+        'sender networks accepted (CIDR; IPv4 senders to an IPv6 socket count as IPv4); '
+        'others are dropped ("0.0.0.0/0" and "::/0" = anyone)')
     feedback: list[str] = _opt([], 'tablets that always receive every change, "host:port" each')
     reply_port: int = _opt(0, "port senders receive feedback on (0 = the port they send from)",
                            min=0, max=65535)
@@ -254,10 +268,10 @@ class ControlConfig:
     def validate(self, where: str) -> None:
         """Check the bind address, the networks and the feedback targets."""
         try:
-            ipaddress.IPv4Address(self.osc_bind)
+            ipaddress.ip_address(self.osc_bind)
         except ValueError:
-            raise ConfigError(f'{where}: control.osc_bind = "{self.osc_bind}" is not an IPv4 '
-                              'address such as "127.0.0.1" or "0.0.0.0"') from None
+            raise ConfigError(f'{where}: control.osc_bind = "{self.osc_bind}" is not an IP '
+                              'address such as "127.0.0.1", "0.0.0.0" or "::"') from None
         for net in self.allow:
             try:
                 ipaddress.ip_network(net, strict=False)
@@ -265,10 +279,9 @@ class ControlConfig:
                 raise ConfigError(f'{where}: control.allow: "{net}" is not a network such as '
                                   '"192.168.1.0/24"') from None
         for t in self.feedback:
-            host, sep, port = t.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            if split_host_port(t) is None:
                 raise ConfigError(f'{where}: control.feedback: "{t}" should look like '
-                                  '"192.168.1.20:9000"')
+                                  '"192.168.1.20:9000" (or "[fd00::20]:9000" for IPv6)')
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from typing import Any
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from liveai.config import ControlConfig
+from liveai.config import ControlConfig, split_host_port
 from liveai.control.osc_pattern import PatternError, compile_pattern, is_pattern, match
 from liveai.errors import LiveAIError
 from liveai.log import RateLimitedLogger
@@ -188,8 +188,8 @@ class OscDispatcher:
         ok = self._allowed.get(host)
         if ok is None:
             try:
-                ip = ipaddress.ip_address(host)
-                ok = any(ip in n for n in self.networks)
+                ip = sender_ip(host)
+                ok = any(ip.version == n.version and ip in n for n in self.networks)
             except ValueError:
                 ok = False
             if len(self._allowed) >= MAX_HOSTS:
@@ -448,12 +448,32 @@ class OscDispatcher:
         return data
 
 
-def _resolve_target(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
+def _resolve_target(text: str, family: int = socket.AF_INET) -> tuple[str, int]:
+    """A feedback target ``host:port`` / ``[v6]:port`` as an address the socket can send to."""
+    found = split_host_port(text)
+    if found is None:
+        raise ControlError(f'control.feedback: "{text}" should look like "192.168.1.20:9000"')
+    host, port = found
     try:
-        return socket.gethostbyname(host), int(port)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
     except OSError as exc:
         raise ControlError(f"control.feedback: cannot resolve {host!r}: {exc}") from None
+    for fam, *_rest, sockaddr in infos:
+        if fam == family:
+            return str(sockaddr[0]), port
+        if fam == socket.AF_INET and family == socket.AF_INET6:  # a dual-stack socket
+            return f"::ffff:{sockaddr[0]}", port
+    raise ControlError(f"control.feedback: {host!r} has no "
+                       f"{'IPv4' if family == socket.AF_INET else 'IPv6'} address to match "
+                       f"control.osc_bind")
+
+
+def sender_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """A sender's address, an IPv4 sender on a dual-stack socket (``::ffff:a.b.c.d``) as IPv4."""
+    ip = ipaddress.ip_address(host.split("%", 1)[0])  # fe80::1%eth0: the scope is not a host
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 class OscServer:
@@ -477,13 +497,16 @@ class OscServer:
         self.config = config
         self.dispatcher = OscDispatcher(store, list(config.allow), config.rate_limit_per_s,
                                         config.bundle_max_delay_s, config.client_forget_s)
-        self.feedback_targets = [_resolve_target(t) for t in config.feedback]
+        family = socket.AF_INET6 if ":" in config.osc_bind else socket.AF_INET
+        self.feedback_targets = [_resolve_target(t, family) for t in config.feedback]
         self.reply_port = int(config.reply_port)
         self.feedback_sent = 0
         self.feedback_errors = 0
         self.batches = 0
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
+            if family == socket.AF_INET6:  # "::" hears IPv4 senders too (as ::ffff:a.b.c.d)
+                self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             # A fader storm waits in the kernel while a batch is applied: make room for it.
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
                                   config.receive_buffer_bytes)
@@ -560,14 +583,15 @@ class OscServer:
                     return
                 self._rl.warning("recv", "OSC receive failed: %s", exc)
                 continue
-            batch = [(bytes(view[:n]), addr)]
+            # An IPv6 sender's address has four parts (host, port, flow, scope): keep two.
+            batch = [(bytes(view[:n]), addr[:2])]
             # Everything already queued joins this batch, so a storm is coalesced.
             while len(batch) < MAX_BATCH:
                 try:
                     n, addr = sock.recvfrom_into(buf)
                 except OSError:  # BlockingIOError: the queue is empty
                     break
-                batch.append((bytes(view[:n]), addr))
+                batch.append((bytes(view[:n]), addr[:2]))
             try:
                 replies = self.dispatcher.handle_batch(batch)
             except Exception:  # a bug must not end control for the rest of the show

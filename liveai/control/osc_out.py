@@ -39,7 +39,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import UDPClient
 
-from liveai.config import OscTargetConfig
+from liveai.config import OscTargetConfig, split_host_port
 from liveai.errors import ConfigError
 from liveai.frame import SECTION_NAMES, SharedRecord, new_frame
 from liveai.log import RateLimitedLogger
@@ -53,9 +53,17 @@ BAND_EVENTS = ("onset_low", "onset_mid", "onset_high")
 
 
 def parse_target(text: str) -> tuple[str, int]:
-    """``"host:port"`` → ``(host, port)`` (checked by the config already)."""
-    host, _, port = text.rpartition(":")
-    return host, int(port)
+    """``"host:port"`` or ``"[v6]:port"`` → ``(host, port)`` (checked by the config already).
+
+    Raises
+    ------
+    ConfigError
+        For a malformed target (a caller that skipped the config's check).
+    """
+    found = split_host_port(text)
+    if found is None:
+        raise ConfigError(f'OSC target "{text}" should look like "127.0.0.1:9000"')
+    return found
 
 
 def _message(address: str, *args: object) -> OscMessage:

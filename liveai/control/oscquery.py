@@ -44,7 +44,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from liveai.control.osc_in import ControlError
+from liveai.control.osc_in import ControlError, sender_ip
 from liveai.log import RateLimitedLogger
 from liveai.params import ROOT, ParameterError, ParameterStore, ParamSpec, ParamType
 
@@ -165,7 +165,7 @@ class OscQueryServer:
     port : int
         TCP port (0: any free port; see :attr:`port` after :meth:`start`).
     bind : str
-        IPv4 address to listen on (the OSC bind address).
+        Address to listen on (the OSC bind address; an IPv6 one serves IPv4 clients too).
     osc_port : int
         The UDP port OSC control listens on, for ``HOST_INFO`` (0: no OSC in).
     allow : list of str
@@ -279,9 +279,21 @@ class OscQueryServer:
 
     async def _main(self) -> None:
         self._stop_event = asyncio.Event()
-        async with serve(self._ws_handler, self.bind, self.requested_port,
-                         process_request=self._process_request, max_size=MAX_WS_MESSAGE_BYTES,
-                         compression=None, logger=self._ws_log, server_header="liveai") as srv:
+        where: dict[str, Any] = {"host": self.bind, "port": self.requested_port}
+        if ":" in self.bind:
+            # asyncio makes IPv6 sockets IPv6-only; one dual-stack socket serves IPv4 too.
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                sock.bind((self.bind, self.requested_port))
+            except OSError:
+                sock.close()
+                raise
+            where = {"sock": sock}
+        async with serve(self._ws_handler, process_request=self._process_request,
+                         max_size=MAX_WS_MESSAGE_BYTES, compression=None, logger=self._ws_log,
+                         server_header="liveai", **where) as srv:
             self._server = srv
             self.port = srv.sockets[0].getsockname()[1]
             self._started.set()
@@ -292,10 +304,10 @@ class OscQueryServer:
     # -- HTTP ------------------------------------------------------------------------------------
     def _allowed(self, connection: ServerConnection) -> bool:
         try:
-            ip = ipaddress.ip_address(connection.remote_address[0])
-        except (ValueError, TypeError, IndexError):
+            ip = sender_ip(connection.remote_address[0])
+        except (ValueError, TypeError, IndexError, AttributeError):
             return False
-        return any(ip in n for n in self.networks)
+        return any(ip.version == n.version and ip in n for n in self.networks)
 
     def _json(self, connection: ServerConnection, status: int, body: Any) -> Response:
         response = connection.respond(status, "")
@@ -470,12 +482,13 @@ class OscQueryServer:
         zc = None
         try:
             ip = self.bind
-            if ip == "0.0.0.0":
+            if ip in ("0.0.0.0", "::"):
                 ip = _primary_ip()
-            interfaces = [ip] if ip.startswith("127.") else None
+            interfaces = [ip] if ip.startswith("127.") or ip == "::1" else None
             zc = Zeroconf(interfaces=interfaces) if interfaces else Zeroconf()
             host = socket.gethostname().split(".")[0] or "liveai"
-            addr = [socket.inet_aton(ip)]
+            family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+            addr = [socket.inet_pton(family, ip)]
             zc.register_service(ServiceInfo(
                 "_oscjson._tcp.local.", f"{self.name}._oscjson._tcp.local.", port=self.port,
                 addresses=addr, server=f"{host}.local."), allow_name_change=True)
