@@ -153,7 +153,7 @@ def test_a_failing_chain_falls_back_to_the_dry_programme():
 def test_room_thread_reads_controls_and_publishes_estimates():
     cfg = MixerConfig(enabled=True, mic_channel=2, crowd_comp=False)
     store = engine_store()
-    live = LiveMixer(SR, 256, np.array([0], dtype=np.intp), cfg, 1)
+    live = LiveMixer(SR, 256, np.array([0], dtype=np.intp), cfg, 1, worker=False)
     live.attach(store)
     live.warm_up()
     buf = np.zeros((4096, live.ring.channels), dtype=np.float32)

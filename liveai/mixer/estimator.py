@@ -40,6 +40,11 @@ def _db(p):
     return 10.0 * np.log10(np.maximum(p, _FLOOR))
 
 
+def estimator_freqs_hz(sample_rate_hz: int) -> np.ndarray:
+    """The ⅓-octave centres every estimate is reported on, Hz, shape (n_freqs,)."""
+    return band_centers_hz(25.0, min(16000.0, 0.42 * int(sample_rate_hz)))
+
+
 class RoomEstimator:
     """Streaming estimate of the PA → room → mic path.
 
@@ -83,7 +88,7 @@ class RoomEstimator:
         self._win = np.hanning(n + 2)[1:-1]
         self._scale = 2.0 / (n * float(np.sum(self._win ** 2)))  # |X|^2 -> mean square share
         self.bin_freqs_hz = np.fft.rfftfreq(n, 1.0 / sr)
-        self.freqs_hz = band_centers_hz(25.0, min(16000.0, 0.42 * sr))
+        self.freqs_hz = estimator_freqs_hz(sr)
         self._bands = band_matrix(self.bin_freqs_hz, self.freqs_hz)
         self._long_bands = band_matrix(np.fft.rfftfreq(self._long, 1.0 / sr), self.freqs_hz)
         self.echo_fraction = np.zeros(self.freqs_hz.size)  # residual echo share of the residual

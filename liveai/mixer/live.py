@@ -6,12 +6,18 @@ output, and copies what it sent plus the room mic into an SPSC ring. Every buffe
 here, up front. If the chain fails, the programme still reaches the PA through the sanitising
 route (and the failure is counted); the PA never depends on the room thread.
 
-The room thread (:meth:`LiveMixer.start`) drains that ring into the estimator of an
-:class:`~liveai.mixer.AdaptiveMixer` built with ``auto_update=False``, recomputes the EQ and
-gain targets every ``update_s`` of audio, applies the engineer's changes read lock-free from the
-parameter snapshot (``/liveai/mixer/...``), and publishes the estimates back as read-only
-parameters. It is the only thread that writes the chain's parameters, and it flips them only
-after the callback has run since the last flip, so the callback never reads a set being written.
+With a room mic, the estimator (the heavy part: a 1.5 s adaptive filter, coherence, crowd,
+delay finder) runs in its own process (:mod:`liveai.mixer.worker`): the ring lives in shared
+memory and the child drains it, so its numpy work never holds this process's GIL while the
+callback waits for it. The child publishes its estimates through a shared double buffer.
+
+The room thread (:meth:`LiveMixer.start`) takes those estimates (or, with ``worker=False``,
+drains the ring into an in-process estimator) into an :class:`~liveai.mixer.AdaptiveMixer`
+built with ``auto_update=False``, recomputes the EQ and gain targets every ``update_s`` of
+audio, applies the engineer's changes read lock-free from the parameter snapshot
+(``/liveai/mixer/...``), and publishes the estimates back as read-only parameters. It is the
+only thread that writes the chain's parameters, and it flips them only after the callback has
+run since the last flip, so the callback never reads a set being written.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -30,6 +37,7 @@ from liveai.config import MixerConfig
 from liveai.dsp.routing import route_sanitized_held as route_sanitized
 from liveai.log import RateLimitedLogger
 from liveai.mixer.mixer import AdaptiveMixer
+from liveai.mixer.worker import EstimatorProcess, RemoteEstimate
 from liveai.params import ParameterStore, ParamSpec, ParamType
 
 log = logging.getLogger(__name__)
@@ -81,19 +89,31 @@ class LiveMixer:
     n_outputs : int
         Output channels the stream opens.
     ring_seconds : float
-        Capacity of the ring to the room thread.
+        Capacity of the ring to the estimator.
+    worker : bool
+        Run the estimator in its own process (with a room mic; without one nothing is
+        estimated). False: in the room thread, as a plain in-process object (tests).
     """
 
     def __init__(self, sample_rate_hz: int, block_size: int, channel_index: np.ndarray,
-                 config: MixerConfig, n_outputs: int, ring_seconds: float = 2.0) -> None:
+                 config: MixerConfig, n_outputs: int, ring_seconds: float = 2.0,
+                 worker: bool = True) -> None:
         self.config = config
         self.sample_rate_hz = int(sample_rate_hz)
         self.channel_index = np.asarray(channel_index, dtype=np.intp)
         k = self.channels = int(self.channel_index.shape[0])
-        self.mixer = AdaptiveMixer(sample_rate_hz, block_size, k, config, auto_update=False)
+        frames = max(MAX_FRAMES, int(block_size))
+        capacity = max(int(ring_seconds * sample_rate_hz), 4 * frames)
+        self.worker: EstimatorProcess | None = None
+        remote = None
+        if worker and config.mic_channel > 0:
+            self.worker = EstimatorProcess(sample_rate_hz, k, config, capacity)
+            self._finalizer = weakref.finalize(self, self.worker.close)
+            remote = RemoteEstimate(sample_rate_hz, self.worker.freqs_hz, self.worker.state)
+        self.mixer = AdaptiveMixer(sample_rate_hz, block_size, k, config, auto_update=False,
+                                   estimator=remote)
         self.mixer.hold_apply = True  # the room thread flips the chain, see _flush
         self.chain = self.mixer.chain
-        frames = max(MAX_FRAMES, int(block_size))
         if self.chain.scratch.shape[0] < frames:
             self.chain.scratch = np.zeros((frames, k, 2))
         self.mic_index = config.mic_channel - 1  # -1: no mic
@@ -110,7 +130,7 @@ class LiveMixer:
         self._prog = np.zeros((frames, k), dtype=np.float32)
         # the chain's output, then the mic in the last column: one ring write per block
         self._wet = np.zeros((frames, k + 1), dtype=np.float32)
-        self.ring = SpscRing(max(int(ring_seconds * sample_rate_hz), 4 * frames), k + 1)
+        self.ring = self.worker.ring if self.worker is not None else SpscRing(capacity, k + 1)
         self.counts = np.zeros(4, dtype=np.int64)
         self.ceiling = self.chain.ceiling
         self._stop = threading.Event()
@@ -239,7 +259,16 @@ class LiveMixer:
         m = self.mixer
         k = self.channels
         drained = 0
-        while True:
+        if self.worker is not None:  # the child drains the ring: take what it published
+            self.worker.watch()
+            est = m.estimator
+            if est.load():
+                step = int(m.config.update_s * self.sample_rate_hz)
+                before = m._samples
+                m._samples = int(round(est.seconds * self.sample_rate_hz))
+                for _ in range(min(m._samples // step - before // step, 4)):
+                    m.update()
+        while self.worker is None:
             n = self.ring.read(buf)
             if n == 0:
                 break
@@ -300,18 +329,28 @@ class LiveMixer:
         return r
 
     def start(self, poll_s: float = 0.02) -> None:
-        """Start the room thread."""
+        """Start the estimator process (with a room mic) and the room thread."""
+        if self.worker is not None:
+            self.worker.start()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, args=(poll_s,),
                                         name="liveai-room", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the room thread."""
+        """Stop the room thread and the estimator process."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
             self._thread = None
+        if self.worker is not None:
+            self.worker.stop()
+
+    def close(self) -> None:
+        """Stop everything and remove the shared file (also done when the object goes)."""
+        self.stop()
+        if self.worker is not None:
+            self._finalizer()
 
     def _run(self, poll_s: float) -> None:
         try:  # a background job: the audio callback and the analysis come first for the CPU
@@ -339,7 +378,9 @@ class LiveMixer:
         lines = [f"mixer: {int(c[_BLOCKS])} blocks through the chain, chain errors "
                  f"{int(c[_CHAIN_ERRORS])} (dry fallback), room-ring drops {int(c[_RING_DROPS])}"
                  f", room-thread errors {self.room_errors}, non-finite targets refused "
-                 f"{self.rejected_updates}",
+                 f"{self.rejected_updates}" + (
+                     f", estimator process: {self.worker.restarts} restarts, "
+                     f"{self.worker.errors} errors" if self.worker is not None else ""),
                  f"mixer: gain {r['gain_db']:+.1f} dB, crowd {r['crowd_level_db']:.1f} dBFS, "
                  f"limiter {r['limiter_gain_db']:.1f} dB, bypass {'on' if r['bypass'] else 'off'}"
                  f", {len(self.mixer.changes)} changes logged"]

@@ -45,10 +45,16 @@ class AdaptiveMixer:
         Limits and targets; None = the defaults.
     auto_update : bool
         Recompute EQ/gain targets inside :meth:`process` every ``config.update_s``.
+    estimator : RoomEstimator-like, optional
+        The room estimate to steer by (the engine passes a
+        :class:`~liveai.mixer.worker.RemoteEstimate` of an estimator in another process);
+        None = a :class:`~liveai.mixer.estimator.RoomEstimator` of its own, fed by
+        :meth:`process`.
     """
 
     def __init__(self, sample_rate_hz: int, block_size: int, channels: int,
-                 config: MixerConfig | None = None, auto_update: bool = True) -> None:
+                 config: MixerConfig | None = None, auto_update: bool = True,
+                 estimator=None) -> None:
         if int(sample_rate_hz) < 8000:
             raise MixerError(f"sample_rate_hz = {sample_rate_hz}: at least 8000")
         if int(channels) < 1 or int(block_size) < 1:
@@ -61,7 +67,7 @@ class AdaptiveMixer:
         self.chain = Chain(sr, self.channels, n_bands=cfg.n_bands, ceiling_db=cfg.ceiling_db,
                            lookahead_ms=cfg.lookahead_ms, release_ms=cfg.release_ms,
                            smoothing_ms=cfg.smoothing_ms)
-        self.estimator = RoomEstimator(sr, cfg)
+        self.estimator = RoomEstimator(sr, cfg) if estimator is None else estimator
         self.autoeq = AutoEQ(sr, cfg, self.estimator.freqs_hz)
         self.crowd_gain_db = 0.0
         self.bypassed = False
