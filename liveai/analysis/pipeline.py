@@ -9,10 +9,7 @@ import numpy as np
 from liveai.analysis.levels import LevelAnalyzer
 from liveai.analysis.rhythm import BeatTracker, OnsetDetector
 from liveai.analysis.sections import SECTION_NAMES, SectionTracker
-from liveai.dsp import levels, loudness, rhythm
-
-#: Weights of the low, mid and high onset bands in the beat tracker's input.
-BEAT_BAND_WEIGHTS = (1.0, 0.5, 0.1)
+from liveai.dsp import beatstate, levels, loudness, rhythm
 
 
 def warm_up() -> float:
@@ -21,6 +18,7 @@ def warm_up() -> float:
     levels.warm_up()
     loudness.warm_up()
     rhythm.warm_up()
+    beatstate.warm_up()
     return time.perf_counter() - t0
 
 
@@ -68,11 +66,8 @@ class FrameAnalyzer:
         self.levels.process_hop(hop, frame)
         self.onsets.process(self.levels.history, frame)
         odf = self.onsets.odf  # overall, low, mid, high
-        # Kick and snare carry the beat; hats (most of the spectrum's bins) would pull the
-        # tracker onto the off-beats of a groove with open hats.
-        beat_odf = (BEAT_BAND_WEIGHTS[0] * odf[1] + BEAT_BAND_WEIGHTS[1] * odf[2]
-                    + BEAT_BAND_WEIGHTS[2] * odf[3])
-        self.beats.process(float(beat_odf), float(odf[1]), frame)
+        rhythm = self.onsets.rhythm_odf  # the beat tracker's detection function, low band
+        self.beats.process(float(rhythm[0]), float(odf[1]), frame)
         self.sections.process(frame)
 
 

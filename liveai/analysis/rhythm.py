@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from liveai.dsp import beatstate as bs
 from liveai.dsp import levels as lv
 from liveai.dsp import rhythm as k
 
@@ -14,14 +15,37 @@ ONSET_BANDS_HZ = ((30.0, 16000.0), (30.0, 150.0), (150.0, 2500.0), (5000.0, 1600
 #: Beats start firing when the smoothed tempo confidence rises above BEATS_ON_CONFIDENCE and
 #: stop when it falls below BEATS_OFF_CONFIDENCE (silence, noise): the tracker keeps time anyway.
 BEATS_ON_CONFIDENCE = 0.4
-#: Weight of "a pulse at half this period" against a tempo candidate (octave errors).
-HALF_PERIOD_PENALTY = 0.2
-#: Consecutive tempo estimates (about 0.1 s apart) a new tempo must win before it is adopted.
-TEMPO_SWITCH_ESTIMATES = 5
-#: ... and this many times as many when the new tempo is metrically related to the current one.
-OCTAVE_SWITCH_FACTOR = 16
-RELATED_RATIOS = (2.0, 0.5, 1.5, 2.0 / 3.0, 4.0 / 3.0, 0.75)
 BEATS_OFF_CONFIDENCE = 0.2
+#: Upper edge of the low bands of the rhythm detection function (kick, bass), Hz.
+RHYTHM_LOW_HZ = 200.0
+#: Weight of each low band against any other band in the rhythm detection function.
+RHYTHM_LOW_WEIGHT = 4.0
+#: Beat-pointer HMM: tempo change penalty at each beat, and 1 / (fraction of a beat that is
+#: its beat region).
+TRANSITION_LAMBDA = 100.0
+OBS_LAMBDA = 16.0
+#: Probability spread uniformly over every state each hop (recovers from a wrong lock).
+STATE_FLOOR = 1e-6
+#: Activation: memory of the local mean subtracted from the detection function, its weight, and
+#: memory of the peak it is divided by; seconds.
+ACT_MEAN_S = 0.2
+ACT_MEAN_WEIGHT = 1.0
+ACT_PEAK_S = 3.0
+#: ... and the power it is raised to (sparser: the off-beat hats count less than the kick).
+ACT_POWER = 1.0
+#: Confidence: the lift, how much more activation there is where the model predicted a beat
+#: (before seeing the hop) than on average, over the last CONFIDENCE_S seconds. 1 means the
+#: predictions know nothing (noise); LIFT_FULL is full confidence. LIFT_FLOOR is added to the
+#: mean activation so that silence has no lift at all.
+CONFIDENCE_S = 2.0
+LIFT_FULL = 2.5
+LIFT_FLOOR = 0.02
+#: Smoothing of the reported beat period (per hop).
+PERIOD_SMOOTHING = 0.05
+#: Metre: the 3-beat cycle must stand out this much (and this many times more than the 4-beat
+#: cycle) to switch to 3 beats per bar.
+METER_MIN_CONTRAST = 0.5
+METER_RATIO = 1.5
 
 
 def onset_window(n: int) -> np.ndarray:
@@ -70,6 +94,7 @@ class OnsetDetector:
     def __init__(self, sample_rate_hz: int, n_fft: int, hop_length: int,
                  threshold_s: float = 1.5, k_dev: float = 2.0, refractory_ms: float = 60.0,
                  floor: float = 0.02, min_rel: float = 0.2, peak_s: float = 4.0) -> None:
+        n_fft_available = int(n_fft)
         # Long enough to see a whole hop (and then some), short enough to react fast.
         n_fft = min(int(n_fft), max(1024, 2 * int(hop_length)))
         self.n_fft = n_fft
@@ -103,11 +128,25 @@ class OnsetDetector:
         self._floor = float(floor)
         self._refractory = math.ceil(refractory_ms * 1e-3 * sample_rate_hz / hop_length)
         self.counts = np.zeros(4, dtype=np.int64)
+        # The rhythm detection function (for the beat tracker) looks at a longer frame, for
+        # the resolution of the low bands, through log-spaced bands and a maximum filter.
+        self.n_fft_rhythm = max(int(n_fft_available), n_fft)
+        self._rwindow = onset_window(self.n_fft_rhythm)
+        self._ramp_scale = 2.0 / float(np.sum(self._rwindow))
+        self._rwindowed = np.zeros(self.n_fft_rhythm)
+        self._rspec = np.zeros(self.n_fft_rhythm // 2 + 1, dtype=np.complex128)
+        self._fb_lo, self._fb_hi = bs.log_filterbank(sample_rate_hz, self.n_fft_rhythm)
+        self._low_bands = int(np.sum(self._fb_hi * sample_rate_hz / self.n_fft_rhythm
+                                     <= RHYTHM_LOW_HZ))
+        self._fb_prev = np.zeros(self._fb_lo.shape[0])
+        self._fb_cur = np.zeros(self._fb_lo.shape[0])
+        self.rhythm_odf = np.zeros(2)
         self.reset()
 
     def reset(self) -> None:
         """Forget all history."""
-        for a in (self._prev_log, self.odf, self._mean, self._dev, self._prev, self._peak):
+        for a in (self._prev_log, self.odf, self._mean, self._dev, self._prev, self._peak,
+                  self._fb_prev, self.rhythm_odf):
             a[:] = 0.0
         self._since[:] = 1e9
         self.counts[:] = 0
@@ -137,6 +176,10 @@ class OnsetDetector:
         frame["onset_count"] = self.counts[0]
         frame["band_onset_strength"] = self._strength[1:]
         frame["band_onset_count"] = self.counts[1:]
+        lv.apply_window(history[-self.n_fft_rhythm :], self._rwindow, self._rwindowed)
+        np.fft.rfft(self._rwindowed, out=self._rspec)
+        bs.superflux(self._rspec, self._ramp_scale, self._fb_lo, self._fb_hi, self._low_bands,
+                     RHYTHM_LOW_WEIGHT, self._fb_prev, self._fb_cur, self.rhythm_odf)
 
     @property
     def fired(self) -> np.ndarray:
@@ -144,67 +187,84 @@ class OnsetDetector:
         return self._onset
 
 
-class BeatTracker:
-    """Causal tempo, beats (predicted one beat ahead) and bars.
 
-    Tempo: comb-filtered autocorrelation of the last ``window_s`` of the onset envelope with a
-    log-Gaussian prior around 120 BPM, smoothed, switching only when a new tempo persists.
-    Beats: a cumulative score (each frame's onset value plus the best score one beat period
-    back); half-way through each beat the score is projected one period ahead to predict the
-    next beat, which fires when its hop arrives — the same moment a live show sees it.
-    Bars: the beat position (of 4) where the low band hits hardest is the downbeat.
+
+class BeatTracker:
+    """Causal tempo, beats (predicted ahead), bars and metre from a rhythm detection function.
+
+    A beat-pointer hidden Markov model (tempo × position in the beat, Krebs, Böck & Widmer
+    2015) is filtered forward one hop at a time, as madmom's online DBN beat tracker does: the
+    detection function, normalised to 0..1 by its recent peak after subtracting its local mean,
+    is the observation; a beat fires in the hop where the most probable state reaches the
+    start of a beat, and the same state says when the next beat is due.
+
+    Confidence: how much better the model explains the recent detection function than a beat
+    at a random phase would (the likelihood ratio per hop, averaged over about two seconds).
+    Periodic onsets raise it, in a reverberant room too; noise and silence do not.
+
+    Bars: the low band (kick, bass) at each beat is credited to its position in cycles of 3 and
+    of 4 beats; the metre whose cycle stands out the most wins (4 unless 3 clearly does), and
+    its strongest position is the downbeat.
 
     Parameters
     ----------
     sample_rate_hz : int
     hop_length : int
     bpm_range : (float, float)
-    window_s : float
-        Envelope memory for the tempo estimate.
+    beats_per_bar : int
+        The metre before the music says otherwise (3 or 4).
+    transition_lambda : float
+        How hard a tempo change is at each beat: ``exp(-lambda * |ratio - 1|)``.
+    obs_lambda : float
+        The beat region is ``1 / obs_lambda`` of a beat.
     """
 
     latency_samples = 0
 
     def __init__(self, sample_rate_hz: int, hop_length: int,
-                 bpm_range: tuple[float, float] = (60.0, 200.0), window_s: float = 6.0,
-                 prior_bpm: float = 120.0, prior_octaves: float = 1.0,
-                 beats_per_bar: int = 4) -> None:
+                 bpm_range: tuple[float, float] = (60.0, 200.0), beats_per_bar: int = 4,
+                 transition_lambda: float = TRANSITION_LAMBDA,
+                 obs_lambda: float = OBS_LAMBDA) -> None:
         self.fps = sample_rate_hz / hop_length  # [samples/s] / [samples/frame]
         self.hop_s = hop_length / sample_rate_hz
         self.bpm_range = (float(bpm_range[0]), float(bpm_range[1]))
         self.lag_min = max(2.0, self.fps * 60.0 / bpm_range[1])  # frames per beat
         self.lag_max = self.fps * 60.0 / bpm_range[0]
-        self.lag_step = 0.25
-        n_lags = int((self.lag_max - self.lag_min) / self.lag_step) + 1
-        self._prior_bpm = float(prior_bpm)
-        self._prior_octaves = float(prior_octaves)
-        self._n_harm = 4
-        self.half_penalty = HALF_PERIOD_PENALTY
-        self._scores = np.zeros(n_lags)
-        n_env = max(int(window_s * self.fps), int(self._n_harm * self.lag_max) + 2)
-        self._env = np.zeros(n_env)
-        self._smooth = np.zeros(n_env)
-        self._acf = np.zeros(int(self._n_harm * self.lag_max) + 3)
-        self._cscore = np.zeros(int(2 * self.lag_max) + 2)
-        self._future = np.zeros(int(3 * self.lag_max) + 2)
-        self.beats_per_bar = int(beats_per_bar)
-        self._bar_energy = np.zeros(self.beats_per_bar)
-        self._alpha = 0.9
-        self._tightness = 5.0
-        self.tempo_every = max(1, int(round(0.1 * self.fps)))  # re-estimate every ~100 ms
+        # One interval beyond each end, so that the ends of the range are inside it.
+        n_min = max(2, int(math.floor(self.lag_min)) - 1)
+        n_max = max(n_min, int(math.ceil(self.lag_max)) + 1)
+        self._intervals = np.arange(n_min, n_max + 1, dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(self._intervals)[:-1]]).astype(np.int64)
+        self._beat_len = np.maximum(1, np.round(self._intervals / obs_lambda)).astype(np.int64)
+        n_states = int(np.sum(self._intervals))
+        self._obs_lambda = float(obs_lambda)
+        self._tm = np.zeros((self._intervals.size, self._intervals.size))
+        bs.transition_matrix(self._intervals.astype(np.float64), float(transition_lambda),
+                             self._tm)
+        self._alpha = np.zeros(n_states)
+        self._pred = np.zeros(n_states)
+        self._scratch = np.zeros(int(n_max))
+        self._marg = np.zeros(self._intervals.size)
+        self._info = np.zeros(8)
+        self._default_bpb = int(beats_per_bar)
+        self._meter_energy = {3: np.zeros(3), 4: np.zeros(4)}
+        self._mean_decay = math.exp(-1.0 / (ACT_MEAN_S * self.fps))
+        self._peak_decay = math.exp(-1.0 / (ACT_PEAK_S * self.fps))
+        self._conf_rate = 1.0 - math.exp(-1.0 / (CONFIDENCE_S * self.fps))
         self.reset()
 
     def reset(self) -> None:
         """Forget all history."""
-        self._env[:] = 0.0
-        self._cscore[:] = 0.0
-        self._bar_energy[:] = 0.0
+        self._alpha[:] = 1.0 / self._alpha.size
+        for e in self._meter_energy.values():
+            e[:] = 0.0
+        self.beats_per_bar = self._default_bpb
         self.frames = 0
         self.period = 0.0  # frames per beat; 0 = no tempo yet
         self.confidence = 0.0
+        self._s_ab = self._s_a = self._s_b = self._s_w = 0.0
+        self.lift = 0.0
         self.beating = False
-        self._candidate = 0.0
-        self._candidate_hits = 0
         self.since_beat = 0
         self.next_beat_at = 0.0  # frames after the last beat
         self.predicted = False
@@ -212,221 +272,276 @@ class BeatTracker:
         self.bar_count = 0
         self.beat_in_bar = -1  # unknown until the downbeat is found
         self._downbeat_pos = -1  # beat position (mod beats_per_bar) of the downbeat; -1 unknown
+        self._last_frac = 0.0
+        self._act_mean = 0.0
+        self._act_peak = 0.0
+        self.activation = 0.0
         self._low_recent = 0.0
         self._credit_pos = 0
         self._credit_max = 0.0
         self._credit_left = 0
         self._taps: list[int] = []  # hop numbers of the last taps
         self._hold_frames = 0  # a tapped tempo holds (beats fire, no switch) this many hops
+        self.external = False
+        self._ext_bpm = 0.0
+        self._ext_pos = 0.0
+        self._ext_prev: float | None = None
 
     # -- the performer's hands -----------------------------------------------------------------
     def tap(self) -> None:
         """A tap on the beat, now. Three or more taps set the tempo and the phase.
 
         Taps more than 2 s apart start a new series. A tapped tempo holds for 16 beats: beats
-        fire even where the music gives no pulse (a breakdown, rubato), and the automatic
-        estimate may not switch away during that time.
+        fire even where the music gives no pulse (a breakdown, rubato).
         """
         if self._taps and self.frames - self._taps[-1] > 2.0 * self.fps:
             self._taps.clear()
         self._taps.append(self.frames)
         del self._taps[:-8]
-        if len(self._taps) < 3:
+        if len(self._taps) < 3 or self.external:
             return
         period = float(np.median(np.diff(self._taps)))
         if not self.lag_min <= period <= self.lag_max:
             return
-        if not self.period or abs(period - self.period) / self.period > 0.02:
-            self._switch_period(period)
-        # The tap is a beat in the hop about to be processed (which counts it as 0 beats ago);
-        # the next one is a period later.
-        self.since_beat = -1
-        self.next_beat_at = self.period
-        self.predicted = True
+        # The tap is a beat in the hop about to be processed: one position before the start.
+        bs.set_state(self._alpha, self._offsets, self._intervals, period, 1.0 - 1.0 / period,
+                     0.01)
+        self.period = period
         self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
         self.beating = True
-        self._hold_frames = int(16 * self.period)
+        self._hold_frames = int(16 * period)
 
     def nudge(self, ms: float) -> None:
         """Move the beat grid later (ms > 0) or earlier (ms < 0) by ``ms`` milliseconds."""
-        self.since_beat -= int(round(ms / 1000.0 * self.fps))  # [s] * [hops/s]
+        frames = int(round(ms / 1000.0 * self.fps))  # [s] * [hops/s]
+        if frames == 0:
+            return
+        self.since_beat -= frames
+        # Later: every state's position moves back by that many hops.
+        bs.shift_phase(self._alpha, self._scratch, self._offsets, self._intervals, frames)
 
     def resync(self) -> None:
         """The next beat is the first of a bar (the downbeat), from now on."""
         n = self.beats_per_bar
         nxt = (self.beat_count + 1) % n
         self._downbeat_pos = nxt
-        top = float(np.max(self._bar_energy))
-        self._bar_energy[:] = 0.0
-        self._bar_energy[nxt] = max(top, 1e-3) * 4.0  # the automatic guess must earn it back
+        e = self._meter_energy[n]
+        top = float(np.max(e))
+        e[:] = 0.0
+        e[nxt] = max(top, 1e-3) * 4.0  # the automatic guess must earn it back
 
-    # -- tempo ---------------------------------------------------------------------------------
-    def _estimate_tempo(self) -> None:
-        # Only the part of the window that has been filled: leading zeros would look periodic.
-        n = min(self.frames, self._env.shape[0])
-        k.comb_acf(self._env[-n:], self._smooth[-n:], self._acf, self.lag_min, self.lag_max,
-                   self.lag_step, self._n_harm, self.fps, self._prior_bpm, self._prior_octaves,
-                   self.half_penalty, self._scores)
-        s = self._scores
-        i = int(np.argmax(s))
-        peak = s[i]
-        energy = self._acf[0]
-        if peak <= 0 or energy <= 1e-12:  # silence or no periodicity: let the beat fade
-            if self._hold_frames > 0:
-                return  # unless the performer tapped a tempo
-            self.confidence *= 0.8
-            self._update_beating()
-            return
-        lag = self.lag_min + i * self.lag_step
-        if 0 < i < s.shape[0] - 1:  # parabolic interpolation between grid points
-            den = s[i - 1] - 2 * peak + s[i + 1]
-            if den < 0:
-                lag += 0.5 * self.lag_step * (s[i - 1] - s[i + 1]) / den
-        lag = min(max(lag, self.lag_min), self.lag_max)
-        # Pulse clarity: how far the best period stands above the average period, relative to
-        # the envelope's energy. Near 0 for noise and for slow swells (every lag alike).
-        clarity = float(min(1.0, max(0.0, (peak - np.mean(s)) / energy)))
-        clarity *= n / self._env.shape[0]  # a young window earns less trust: no beats in noise
-        self.confidence += 0.1 * (clarity - self.confidence)  # about one second of memory
-        if self._hold_frames > 0:  # a tapped tempo: keep beating, keep the tempo
-            self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
-            self._update_beating()
-            return
-        self._update_beating()
-        if self.period == 0.0:
-            self._switch_period(lag)
-        elif abs(lag - self.period) / self.period < 0.04:
-            self.period = 0.8 * self.period + 0.2 * lag
-            self._candidate_hits = 0
-        elif self._candidate and abs(lag - self._candidate) / self._candidate < 0.04:
-            self._candidate_hits += 1
-            ratio = lag / self.period
-            related = any(abs(ratio / r - 1.0) < 0.04 for r in RELATED_RATIOS)
-            # A jump to double/half time (or 3:2, 4:3) is usually the music thinning out (a
-            # breakdown with pads on the bar), not a new tempo: it has to hold much longer.
-            needed = TEMPO_SWITCH_ESTIMATES * (OCTAVE_SWITCH_FACTOR if related else 1)
-            if self.confidence < BEATS_ON_CONFIDENCE and self.period:
-                self._candidate_hits -= 1  # unsure of anything: don't let a candidate win
-            if self._candidate_hits >= needed:
-                self._switch_period(lag)
-                self._candidate_hits = 0
-        else:
-            self._candidate = lag
-            self._candidate_hits = 1
+    # -- an external clock (Ableton Link, MIDI clock) ------------------------------------------
+    def follow_external(self, tempo_bpm: float, beat_position: float) -> None:
+        """Follow an external clock for the next hop instead of the audio.
 
-    def _switch_period(self, period: float) -> None:
-        """Adopt a new beat period and rebuild the cumulative score for it.
+        Call before :meth:`process` for each hop while the clock runs.
 
-        Replaying the envelope at the new period locks the phase at once instead of after
-        several beats scored at the old period.
+        Parameters
+        ----------
+        tempo_bpm : float
+            The clock's tempo.
+        beat_position : float
+            The clock's beat position at the end of the hop about to be processed: beats since
+            an arbitrary origin, fractional; integers are beats, multiples of
+            ``beats_per_bar`` are downbeats.
         """
-        self.period = period
-        self._cscore[:] = 0.0
-        # Every hop so far but this one, which process() adds next.
-        n = min(self.frames, self._env.shape[0])
-        for value in self._env[-n:-1]:
-            k.cumulative_score(self._cscore, float(value), period, self._alpha, self._tightness)
-        self.predicted = False  # re-predict from the rebuilt score
+        if not (math.isfinite(tempo_bpm) and math.isfinite(beat_position)) or tempo_bpm <= 0:
+            return
+        if not self.external:
+            self.external = True
+            self._ext_prev = None
+        self._ext_bpm = float(tempo_bpm)
+        self._ext_pos = float(beat_position)
 
-    def _update_beating(self) -> None:
-        if self.confidence >= BEATS_ON_CONFIDENCE:
-            self.beating = True
-        elif self.confidence < BEATS_OFF_CONFIDENCE:
-            self.beating = False
+    def release_external(self) -> None:
+        """Listen to the audio again, starting from the external clock's tempo and phase."""
+        if not self.external:
+            return
+        self.external = False
+        self._ext_prev = None
+        if self.period:
+            frac = (self.since_beat + 1.0) / self.period
+            bs.set_state(self._alpha, self._offsets, self._intervals,
+                         min(max(self.period, self.lag_min), self.lag_max), frac % 1.0, 0.01)
+        n = self.beats_per_bar
+        if self.beat_in_bar >= 0:
+            self._downbeat_pos = (self.beat_count - self.beat_in_bar) % n
+            e = self._meter_energy[n]
+            top = float(np.max(e))
+            e[:] = 0.0
+            e[self._downbeat_pos] = max(top, 1e-3) * 4.0
 
+    def _process_external(self) -> bool:
+        pos, prev = self._ext_pos, self._ext_prev
+        self._ext_prev = pos
+        self.period = 60.0 * self.fps / self._ext_bpm  # [frames/s] * [s/min] / [beats/min]
+        self.confidence = 1.0
+        self.beating = True
+        self.predicted = True
+        whole = math.floor(pos)
+        self.since_beat = int(round((pos - whole) * self.period))
+        self.next_beat_at = self.period
+        if prev is None or math.floor(prev) == whole:
+            return False
+        self.beat_count += 1
+        n = self.beats_per_bar
+        self.beat_in_bar = int(whole) % n
+        self._downbeat_pos = (self.beat_count - self.beat_in_bar) % n
+        if self.beat_in_bar == 0:
+            self.bar_count += 1
+        return True
+
+    # -- per hop -------------------------------------------------------------------------------
     @property
     def tempo_bpm(self) -> float:
         """Current tempo estimate (0 before the first estimate)."""
         return 60.0 * self.fps / self.period if self.period else 0.0
 
-    # -- per hop -------------------------------------------------------------------------------
+    def _activation(self, value: float) -> float:
+        """The detection value minus its local mean, relative to its recent peak: 0..1."""
+        d = value - ACT_MEAN_WEIGHT * self._act_mean
+        self._act_mean = self._mean_decay * self._act_mean + (1.0 - self._mean_decay) * value
+        d = max(d, 0.0)
+        self._act_peak = max(d, self._act_peak * self._peak_decay)
+        if self._act_peak <= 1e-9:
+            return 0.0
+        return min(d / self._act_peak, 1.0) ** ACT_POWER
+
     def process(self, onset_value: float, low_value: float, frame: np.ndarray) -> bool:
         """Advance one hop; write the tempo/beat/bar fields of ``frame``.
 
         Parameters
         ----------
         onset_value : float
-            This hop's overall onset detection function.
+            This hop's rhythm detection function.
         low_value : float
-            This hop's low-band detection function (for downbeats).
+            This hop's low-band detection function (for downbeats and metre).
 
         Returns
         -------
         bool
             True when a beat fires in this hop.
         """
-        k.push(self._env, onset_value)
         self.frames += 1
         if self._hold_frames > 0:
             self._hold_frames -= 1
+        act = self._activation(float(onset_value))
+        self.activation = act
         self._low_recent = max(0.8 * self._low_recent, low_value)
         if self._credit_left > 0:  # the kick of the last beat may land just after it fired
             self._credit_max = max(self._credit_max, low_value)
             self._credit_left -= 1
             if self._credit_left == 0:
                 self._credit_bar()
-        if self.frames % self.tempo_every == 0 and self.frames >= 2 * self.fps:
-            self._estimate_tempo()
+        if self.external:
+            beat = self._process_external()
+            self._write(frame)
+            return beat
+        info = self._info
+        # A tapped tempo holds: the pointer moves on without listening.
+        bs.forward_step(self._alpha, self._pred, self._offsets, self._intervals, self._beat_len,
+                        self._tm, act if self._hold_frames <= 0 else -1.0, self._obs_lambda,
+                        STATE_FLOOR, self._marg, info)
+        r = self._conf_rate
+        pb = float(info[7])
+        self._s_ab += r * (act * pb - self._s_ab)
+        self._s_a += r * (act - self._s_a)
+        self._s_b += r * (pb - self._s_b)
+        self._s_w += r * (1.0 - self._s_w)  # the weight the averages have so far (bias)
+        w = self._s_w
+        self.lift = (self._s_ab / w) / max((self._s_a / w + LIFT_FLOOR) * (self._s_b / w), 1e-12)
+        # [activation where a beat was predicted] / [activation anywhere]: 1 when the
+        # predictions know nothing about the audio (noise), well above in music. A young
+        # average earns less trust.
+        self.confidence = min(max((self.lift - 1.0) / (LIFT_FULL - 1.0), 0.0), 1.0) * w
+        if self._hold_frames > 0:
+            self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
+        if self.confidence >= BEATS_ON_CONFIDENCE:
+            self.beating = True
+        elif self.confidence < BEATS_OFF_CONFIDENCE:
+            self.beating = False
+        t, p = int(info[1]), int(info[2])
+        n = int(self._intervals[t])
+        mean_n = float(info[3])
+        if self._hold_frames > 0 and self.period:
+            pass  # a tapped tempo holds
+        elif self.period == 0.0 or self.frames < 8:
+            self.period = mean_n
+        else:
+            self.period += PERIOD_SMOOTHING * (mean_n - self.period)
+        frac = p / n
+        self.since_beat += 1
         beat = False
-        if self.period:
-            k.cumulative_score(self._cscore, onset_value, self.period, self._alpha,
-                               self._tightness)
-            self.since_beat += 1
-            if not self.predicted and self.since_beat >= round(self.period / 2):
-                ahead = k.predict_next_beat(self._cscore, self._future, self.period,
-                                            self._alpha, self._tightness,
-                                            self.period - self.since_beat)
-                self.next_beat_at = self.since_beat + ahead
-                self.predicted = True
-            if not self.predicted:
-                self.next_beat_at = self.period
-            if self.since_beat >= self.next_beat_at:
-                if self.beating:
-                    beat = True
-                    self._on_beat()
-                else:  # silence or noise: keep time, fire nothing
-                    self.since_beat = 0
-                    self.predicted = False
-                    self.next_beat_at = self.period
+        if frac < self._last_frac - 0.5 and self.since_beat >= 0.5 * n:
+            if self.beating:
+                beat = True
+                self._on_beat()
+            else:  # silence or noise: keep time, fire nothing
+                self.since_beat = 0
+        self._last_frac = frac
+        self.next_beat_at = float(self.since_beat + (n - p if p else n))
+        if p == 0 and beat:
+            self.next_beat_at = float(n)
+        self.predicted = True
+        self._write(frame)
+        return beat
+
+    def _write(self, frame: np.ndarray) -> None:
         frame["tempo_bpm"] = self.tempo_bpm
         frame["tempo_confidence"] = self.confidence
         frame["beat_count"] = self.beat_count
         frame["bar_count"] = self.bar_count
         frame["beat_in_bar"] = self.beat_in_bar
         span = max(self.next_beat_at, 1.0)
-        phase = min(self.since_beat / span, 1.0) if self.period else 0.0
+        phase = min(max(self.since_beat, 0) / span, 1.0) if self.period else 0.0
         frame["beat_phase"] = phase
         frame["bar_phase"] = ((self.beat_in_bar + phase) / self.beats_per_bar
                               if self.beat_in_bar >= 0 else 0.0)
         frame["next_beat_s"] = max(self.next_beat_at - self.since_beat, 0.0) * self.hop_s
-        return beat
 
     def _credit_bar(self) -> None:
-        self._bar_energy *= 0.98
-        self._bar_energy[self._credit_pos] += self._credit_max
+        for n, e in self._meter_energy.items():
+            e *= 0.98
+            e[self._credit_pos % n] += self._credit_max
         self._credit_left = 0
+
+    def _choose_meter(self) -> None:
+        def contrast(e: np.ndarray) -> float:
+            m = float(np.mean(e))
+            return (float(np.max(e)) - m) / m if m > 1e-12 else 0.0
+
+        c3, c4 = contrast(self._meter_energy[3]), contrast(self._meter_energy[4])
+        n = self.beats_per_bar
+        if n != 3 and c3 > METER_MIN_CONTRAST and c3 > METER_RATIO * c4:
+            n = 3
+        elif n != 4 and (c4 > c3 or c3 < 0.5 * METER_MIN_CONTRAST):
+            n = 4
+        if n != self.beats_per_bar:
+            self.beats_per_bar = n
+            self._downbeat_pos = -1
+            self.beat_in_bar = -1
 
     def _on_beat(self) -> None:
         self.beat_count += 1
         self.since_beat = 0
-        self.predicted = False
-        self.next_beat_at = self.period
         # Downbeat: the position in the bar where the low band (the kick) is strongest, chosen
         # after two bars of evidence and changed only when another position clearly wins. Each
         # beat's low-band peak within a quarter beat either side is credited to its position.
-        n = self.beats_per_bar
-        pos = self.beat_count % n
         if self._credit_left > 0:
             self._credit_bar()
-        self._credit_pos = pos
+        self._credit_pos = self.beat_count
         self._credit_max = self._low_recent
         self._credit_left = max(1, round(self.period / 4))
-        best = int(np.argmax(self._bar_energy))
+        if self.beat_count >= 12:
+            self._choose_meter()
+        n = self.beats_per_bar
+        pos = self.beat_count % n
+        e = self._meter_energy[n]
+        best = int(np.argmax(e))
         if self._downbeat_pos < 0:
             if self.beat_count >= 2 * n:
                 self._downbeat_pos = best
-        elif best != self._downbeat_pos and (
-                self._bar_energy[best] > 1.25 * self._bar_energy[self._downbeat_pos]):
+        elif best != self._downbeat_pos and e[best] > 1.25 * e[self._downbeat_pos]:
             self._downbeat_pos = best
         if self._downbeat_pos < 0:
             return

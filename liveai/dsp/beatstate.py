@@ -1,0 +1,296 @@
+"""Kernels for the causal beat tracker: a rhythm detection function and a beat-pointer HMM.
+
+The detection function is a log-magnitude, log-frequency filtered spectral flux with a
+SuperFlux-style maximum filter over frequency (Böck & Widmer 2013): a partial that only
+wobbles in frequency (vibrato, a reverb tail) does not count as new energy.
+
+The state space is the beat-pointer model of Krebs, Böck & Widmer (2015), run forward only
+(filtering, as madmom's online DBN beat tracker): each tempo state ``t`` has an integer beat
+interval ``N_t`` (frames per beat) and ``N_t`` phase positions; the pointer advances one
+position per frame, and only at the end of a beat may it move to another tempo, with
+probability ``exp(-lambda * |N_t' / N_t - 1|)``. The first positions of each beat (the beat
+region) expect a high detection value, the rest a low one.
+
+All kernels are ``@njit(cache=True, nogil=True)``, take their state and outputs as arguments and
+allocate nothing; :class:`liveai.analysis.rhythm.BeatTracker` owns the state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Log compression of the filtered magnitudes: ``log1p(FLUX_GAIN * amplitude)``.
+FLUX_GAIN = 1000.0
+
+
+def log_filterbank(sample_rate_hz: int, n_fft: int, f_min_hz: float = 30.0,
+                   f_max_hz: float = 16000.0, bands_per_octave: int = 12) -> tuple[np.ndarray,
+                                                                                  np.ndarray]:
+    """Bin ranges of log-spaced bands, merged where they would be narrower than one bin.
+
+    Returns
+    -------
+    lo, hi : np.ndarray, shape (n_bands,), int64
+        Each band covers the FFT bins ``lo[b] <= k < hi[b]``.
+    """
+    f_max_hz = min(f_max_hz, 0.95 * sample_rate_hz / 2)
+    n_oct = np.log2(f_max_hz / f_min_hz)
+    edges_hz = f_min_hz * 2.0 ** (np.arange(int(n_oct * bands_per_octave) + 2) / bands_per_octave)
+    edges = np.unique(np.round(edges_hz * n_fft / sample_rate_hz).astype(np.int64))  # [bins]
+    edges = edges[(edges >= 1) & (edges <= n_fft // 2)]
+    return edges[:-1].copy(), edges[1:].copy()
+
+
+@njit(cache=True, nogil=True)
+def superflux(spec, amp_scale, band_lo, band_hi, low_bands, low_weight, prev, cur,
+              out):  # pragma: no cover - compiled
+    """Log filtered spectral flux with a maximum filter over frequency, one frame.
+
+    Parameters
+    ----------
+    spec : complex128 (n_bins,)
+        ``rfft`` of the windowed frame.
+    amp_scale : float
+        Turns |X| into a sinusoid's amplitude.
+    band_lo, band_hi : int64 (n_bands,)
+        Bin range of each band (:func:`log_filterbank`).
+    low_bands : int
+        The first ``low_bands`` bands are the low band (kick, bass).
+    low_weight : float
+        Extra weight of the low bands in the overall flux.
+    prev : float64 (n_bands,)
+        The previous frame's log band magnitudes; updated in place.
+    cur : float64 (n_bands,)
+        Scratch.
+    out : float64 (2,)
+        Out: overall (weighted) flux per band, low-band flux per band.
+    """
+    nb = band_lo.shape[0]
+    for b in range(nb):
+        acc = 0.0
+        for k in range(band_lo[b], band_hi[b]):
+            re = spec[k].real
+            im = spec[k].imag
+            acc += np.sqrt(re * re + im * im)
+        acc *= amp_scale / np.sqrt(band_hi[b] - band_lo[b])
+        cur[b] = np.log1p(FLUX_GAIN * acc)
+    total = 0.0
+    low = 0.0
+    for b in range(nb):
+        ref = prev[b]
+        if b > 0 and prev[b - 1] > ref:
+            ref = prev[b - 1]
+        if b + 1 < nb and prev[b + 1] > ref:
+            ref = prev[b + 1]
+        d = cur[b] - ref
+        if d > 0.0:
+            if b < low_bands:
+                low += d
+                total += low_weight * d
+            else:
+                total += d
+    for b in range(nb):
+        prev[b] = cur[b]
+    out[0] = total / (nb + (low_weight - 1.0) * low_bands)
+    out[1] = low / max(low_bands, 1)
+
+
+@njit(cache=True, nogil=True)
+def transition_matrix(intervals, lam, out):  # pragma: no cover - compiled
+    """Tempo change probabilities at the end of a beat, rows normalised.
+
+    ``out[t, u] ∝ exp(-lam * |N_u / N_t - 1|)``.
+    """
+    n = intervals.shape[0]
+    for t in range(n):
+        s = 0.0
+        for u in range(n):
+            v = np.exp(-lam * abs(intervals[u] / intervals[t] - 1.0))
+            if v < 1e-12:
+                v = 0.0
+            out[t, u] = v
+            s += v
+        for u in range(n):
+            out[t, u] /= s
+
+
+@njit(cache=True, nogil=True)
+def forward_step(alpha, pred, offsets, intervals, beat_len, tm, act, obs_lambda, floor,
+                 marg, info):  # pragma: no cover - compiled
+    """One forward (filtering) step of the beat-pointer HMM.
+
+    Parameters
+    ----------
+    alpha : float64 (n_states,)
+        Posterior of the previous frame; replaced by this frame's.
+    pred : float64 (n_states,)
+        Scratch.
+    offsets, intervals, beat_len : int64 (n_tempi,)
+        First state, beat interval [frames] and beat-region length [frames] of each tempo.
+    tm : float64 (n_tempi, n_tempi)
+        :func:`transition_matrix`.
+    act : float
+        This frame's beat activation, 0..1; negative for none (every state alike).
+    obs_lambda : float
+        The beat region is ``1 / obs_lambda`` of a beat; off-beat positions see
+        ``(1 - act) / (obs_lambda - 1)``, beat positions ``act``.
+    floor : float
+        Probability mixed in uniformly each frame (recovery from a wrong lock).
+    marg : float64 (n_tempi,)
+        Out: posterior probability of each tempo.
+    info : float64 (8,)
+        Out: log(likelihood / likelihood under a uniform phase) of this frame, the most
+        probable state's tempo index, its phase position, the posterior mean interval
+        [frames], the posterior probability of the most probable tempo, and the posterior
+        probability that this frame is in a beat region, and the concentration of the beat
+        phase (the length of the posterior's mean phase vector, 0..1), and the probability,
+        predicted before this frame's observation, that this frame is in a beat region.
+    """
+    nt = intervals.shape[0]
+    ns = alpha.shape[0]
+    ob = act * (1.0 - 2e-3) + 1e-3
+    on = (1.0 - act) * (1.0 - 2e-3) / (obs_lambda - 1.0) + 1e-3 / (obs_lambda - 1.0)
+    if act < 0.0:  # no observation: the pointer just moves on
+        ob = 1.0
+        on = 1.0
+    # advance: within a beat, one position; at its end, to the start of any tempo
+    for t in range(nt):
+        o = offsets[t]
+        n = intervals[t]
+        for p in range(n - 1, 0, -1):
+            pred[o + p] = alpha[o + p - 1]
+    for u in range(nt):
+        acc = 0.0
+        for t in range(nt):
+            w = tm[t, u]
+            if w > 0.0:
+                acc += alpha[offsets[t] + intervals[t] - 1] * w
+        pred[offsets[u]] = acc
+    pb = 0.0
+    for t in range(nt):
+        for p in range(beat_len[t]):
+            pb += pred[offsets[t] + p]
+    c = 0.0
+    c0 = 0.0
+    for t in range(nt):
+        o = offsets[t]
+        n = intervals[t]
+        nb = beat_len[t]
+        m = 0.0
+        for p in range(n):
+            x = pred[o + p]
+            m += x
+            if p < nb:
+                x *= ob
+            else:
+                x *= on
+            pred[o + p] = x
+            c += x
+        c0 += m * (nb * ob + (n - nb) * on) / n
+    best = 0
+    bv = -1.0
+    mean_n = 0.0
+    in_beat = 0.0
+    cr = 0.0
+    ci = 0.0
+    best_t = 0
+    best_tv = -1.0
+    if c <= 0.0:
+        c = 1e-300
+    for t in range(nt):
+        o = offsets[t]
+        n = intervals[t]
+        nb = beat_len[t]
+        m = 0.0
+        for p in range(n):
+            x = pred[o + p] / c * (1.0 - floor) + floor / ns
+            alpha[o + p] = x
+            m += x
+            cr += x * np.cos(2.0 * np.pi * p / n)
+            ci += x * np.sin(2.0 * np.pi * p / n)
+            if p < nb:
+                in_beat += x
+            if x > bv:
+                bv = x
+                best = o + p
+        marg[t] = m
+        if m > best_tv:
+            best_tv = m
+            best_t = t
+    # the posterior mean interval around the most probable tempo (within 10 %)
+    s = 0.0
+    for t in range(nt):
+        if abs(intervals[t] - intervals[best_t]) <= 0.1 * intervals[best_t] + 1.0:
+            mean_n += marg[t] * intervals[t]
+            s += marg[t]
+    mean_n /= max(s, 1e-300)
+    # tempo and phase of the most probable state
+    t_best = 0
+    for t in range(nt):
+        if offsets[t] <= best:
+            t_best = t
+    info[0] = np.log(c / max(c0, 1e-300))
+    info[1] = t_best
+    info[2] = best - offsets[t_best]
+    info[3] = mean_n
+    info[4] = best_tv
+    info[5] = in_beat
+    info[6] = np.sqrt(cr * cr + ci * ci)
+    info[7] = pb
+
+
+@njit(cache=True, nogil=True)
+def set_state(alpha, offsets, intervals, interval, phase, spread):  # pragma: no cover
+    """Put the posterior on one tempo and phase (a tap, an external clock).
+
+    ``interval`` [frames] and ``phase`` (0..1 of a beat) are fractional: the nearest tempo
+    states share the probability, each with the phase position nearest to ``phase``;
+    ``spread`` (0..1) of the mass goes uniformly to every state.
+    """
+    nt = intervals.shape[0]
+    ns = alpha.shape[0]
+    for i in range(ns):
+        alpha[i] = spread / ns
+    total = 0.0
+    for t in range(nt):
+        w = np.exp(-0.5 * ((intervals[t] - interval) / max(0.02 * interval, 0.5)) ** 2)
+        total += w
+    for t in range(nt):
+        w = np.exp(-0.5 * ((intervals[t] - interval) / max(0.02 * interval, 0.5)) ** 2)
+        n = intervals[t]
+        p = int(np.floor(phase * n + 0.5)) % n
+        alpha[offsets[t] + p] += (1.0 - spread) * w / total
+
+
+@njit(cache=True, nogil=True)
+def shift_phase(alpha, scratch, offsets, intervals, frames):  # pragma: no cover - compiled
+    """Move every state's phase back by ``frames`` positions (the beat comes later).
+
+    Negative ``frames`` move it forward (the beat comes earlier).
+    """
+    nt = intervals.shape[0]
+    for t in range(nt):
+        o = offsets[t]
+        n = intervals[t]
+        for p in range(n):
+            scratch[p] = alpha[o + ((p + frames) % n + n) % n]
+        for p in range(n):
+            alpha[o + p] = scratch[p]
+
+
+def warm_up() -> None:
+    """Compile (or load) every kernel here with the argument types the tracker uses."""
+    lo = np.array([1, 2], dtype=np.int64)
+    hi = np.array([2, 4], dtype=np.int64)
+    superflux(np.zeros(9, dtype=np.complex128), 1.0, lo, hi, 1, 2.0, np.zeros(2),
+              np.zeros(2), np.zeros(2))
+    intervals = np.array([4, 5], dtype=np.int64)
+    offsets = np.array([0, 4], dtype=np.int64)
+    tm = np.zeros((2, 2))
+    transition_matrix(intervals, 100.0, tm)
+    alpha = np.full(9, 1.0 / 9)
+    forward_step(alpha, np.zeros(9), offsets, intervals, np.ones(2, dtype=np.int64), tm, 0.5,
+                 16.0, 1e-6, np.zeros(2), np.zeros(8))
+    set_state(alpha, offsets, intervals, 4.5, 0.0, 0.01)
+    shift_phase(alpha, np.zeros(9), offsets, intervals, 1)
