@@ -157,6 +157,8 @@ class ParamSpec:
     def range_text(self) -> str:
         """The allowed values, for the address tree."""
         if self.kind == ParamType.CHOICE:
+            if len(self.choices) > 8:  # a mapping's feature list: the tree stays readable
+                return " \\| ".join(self.choices[:6]) + f" … ({len(self.choices)} choices)"
             return " \\| ".join(self.choices)
         if self.kind == ParamType.BOOL:
             return "0/1"

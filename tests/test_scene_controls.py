@@ -186,3 +186,47 @@ def test_unknown_scene_files_register_nothing(tmp_path):
     bad = tmp_path / "broken.fs"
     bad.write_text('/*{"INPUTS": [ nope */ void main() {}')
     assert scene_parameters(VisualsConfig(scenes=[SceneConfig(file=str(bad))]), tmp_path) == []
+
+
+def test_a_desk_plays_the_mappings_and_a_fader_moves_where_they_swing_from(egl, tmp_path):
+    from liveai.config import MappingConfig
+
+    ctx, fbo = egl
+    path = tmp_path / "m.fs"
+    path.write_text(SCENE)
+    cfg = VisualsConfig(scenes=[SceneConfig(file=str(path), map=[
+        MappingConfig(source="bass", target="size", scale=0.5, offset=0.25, attack_ms=20.0)])],
+        autopilot=AutopilotConfig(enabled=False))
+    shared = SharedParams.create()
+    store = engine_store(shared.capacity, shared.buffer)
+    shared.follow(store)
+    register_scene_parameters(store, cfg, tmp_path)
+    assert store.get("/liveai/mappings/m/1/source") == "bass"
+    assert store.get("/liveai/mappings/m/1/attack_ms") == 20.0
+    assert "/liveai/mappings/m/2/source" not in store  # one mapping, one set of addresses
+    show = VisualShow(ctx, cfg, tmp_path)
+    follower = ParamFollower(SharedParams.attach(shared.path), show)
+    layer = show.layers[0]
+    try:
+        follower.poll(0.0)
+        assert layer.mapping.mappings[0].scale == 0.5
+        store.set("/liveai/mappings/m/1/depth", 2.0, source="osc")
+        store.set("/liveai/mappings/m/1/source", "kick", source="osc")
+        store.set("/liveai/mappings/m/1/curve", "exp", source="osc")
+        follower.poll(0.1)
+        m = layer.mapping.mappings[0]
+        assert (m.source, m.curve, m.scale, m.offset) == ("kick", "exp", 1.0, 0.25)
+        store.set("/liveai/mappings/m/1/enabled", False, source="osc")
+        follower.poll(0.2)
+        assert layer.mapping.mappings[0].scale == 0.0  # still: the input rests at its base
+        # The input's own fader moves the swing: size 0.5 → 1.5 of 0..2 is +0.5 of the range.
+        store.set("/liveai/scenes/m/size", 1.5, source="osc")
+        follower.poll(0.3)
+        assert layer.mapping.mappings[0].offset == pytest.approx(0.75)
+        for i in range(20):  # past the 20 ms attack
+            _pixel(show, fbo, i)
+        assert layer.scene.values["size"] == pytest.approx(1.5)  # offset 0.75 of 0..2, still
+        assert not store.set("/liveai/mappings/m/1/source", "nonsense", source="osc").ok
+    finally:
+        show.release()
+        shared.close()

@@ -1,4 +1,6 @@
-"""Every live scene's inputs as parameters: ``/liveai/scenes/<scene>/<input>``.
+"""Every live scene's inputs and mappings as parameters.
+
+Inputs are ``/liveai/scenes/<scene>/<input>``, mappings ``/liveai/mappings/<scene>/<n>/<field>``.
 
 The engine registers them from the preset (parsing the scene files as text, no GL) so OSC,
 OSCQuery and MIDI reach them like any other parameter; each projector, reading the same preset,
@@ -21,12 +23,14 @@ from typing import Any
 from liveai.config import VisualsConfig
 from liveai.params import ParameterError, ParamSpec, ParamType
 from liveai.visuals.isf import IsfDocument, IsfInput, ShaderError
+from liveai.visuals.mapping import CURVES, FEATURE_NAMES, Mapping, MappingError
 from liveai.visuals.scene import load_document
 from liveai.visuals.show import (
     _coerce_param,
     playlist_entries,
     playlist_keys,
     resolve_scene,
+    scene_mappings,
     scene_search_dirs,
 )
 
@@ -34,6 +38,10 @@ log = logging.getLogger(__name__)
 
 #: Root of the scene inputs in the address tree.
 SCENES_ROOT = "/liveai/scenes"
+#: Root of the scenes' mappings: /liveai/mappings/<scene>/<n>/<field>, n from 1.
+MAPPINGS_ROOT = "/liveai/mappings"
+#: The longest smoothing a desk can set on a mapping, ms.
+MAX_SMOOTHING_MS = 10000.0
 #: The range of a point2D input whose file gives none, in pixels either way.
 POINT_RANGE_PX = 4096.0
 
@@ -134,6 +142,35 @@ def input_spec(key: str, scene_name: str, inp: IsfInput, preset_value: Any = Non
     return None
 
 
+def mapping_address(key: str, index: int, field: str) -> str:
+    """The address of a field of the scene's mapping ``index`` (0-based; addresses from 1)."""
+    return f"{MAPPINGS_ROOT}/{key}/{index + 1}/{field}"
+
+
+def mapping_specs(key: str, scene_name: str, index: int, m: Mapping) -> list[ParamSpec]:
+    """The parameters of one mapping: enabled, source, depth, curve, attack_ms, release_ms.
+
+    ``depth`` multiplies the preset's ``scale`` (0 = no movement, 1 = as the preset says, 2 =
+    twice as much): a fader that means the same on every mapping.
+    """
+    what = f"{scene_name}: mapping {index + 1}, {m.source} → {m.target}"
+    a = lambda field: mapping_address(key, index, field)  # noqa: E731
+    smooth = MAX_SMOOTHING_MS
+    return [
+        ParamSpec(a("enabled"), ParamType.BOOL, True, description=f"{what}: on/off"),
+        ParamSpec(a("source"), ParamType.CHOICE, m.source, choices=FEATURE_NAMES,
+                  description=f"{what}: the audio feature it follows"),
+        ParamSpec(a("depth"), ParamType.FLOAT, 1.0, 0.0, 2.0,
+                  description=f"{what}: how far it moves (× the preset's scale)"),
+        ParamSpec(a("curve"), ParamType.CHOICE, m.curve, choices=CURVES,
+                  description=f"{what}: shape applied to the feature"),
+        ParamSpec(a("attack_ms"), ParamType.FLOAT, min(m.attack_ms, smooth), 0.0, smooth, unit="ms",
+                  description=f"{what}: smoothing while rising"),
+        ParamSpec(a("release_ms"), ParamType.FLOAT, min(m.release_ms, smooth), 0.0, smooth,
+                  unit="ms", description=f"{what}: smoothing while falling"),
+    ]
+
+
 def scene_parameters(config: VisualsConfig, base_dir: Path | None) -> list[ParamSpec]:
     """Parameters for every input of every scene in the preset's playlist.
 
@@ -155,6 +192,8 @@ def scene_parameters(config: VisualsConfig, base_dir: Path | None) -> list[Param
             spec = input_spec(key, name, inp, entry.params.get(inp.name))
             if spec is not None:
                 specs.append(spec)
+        for i, m in enumerate(scene_mappings(doc, entry, config.automap)):
+            specs.extend(mapping_specs(key, name, i, m))
     return specs
 
 
@@ -256,4 +295,42 @@ class SceneInputFollower:
                         n += 1
                     except (ValueError, TypeError, KeyError) as exc:
                         log.warning("%s: input '%s' not set: %s", layer.name, inp.name, exc)
+            n += self._poll_mappings(layer, fresh)
         return n
+
+    def _poll_mappings(self, layer: Any, fresh: bool) -> int:
+        """Apply moved /liveai/mappings/<scene>/<n>/... values to the layer's mappings."""
+        n = 0
+        get = self.params.value
+        for i, default in enumerate(getattr(layer, "mapping_defaults", ())):
+            values = {}
+            moved = fresh
+            for field in ("enabled", "source", "depth", "curve", "attack_ms", "release_ms"):
+                address = mapping_address(layer.key, i, field)
+                value = get(address)
+                if value is None:
+                    break
+                moved = moved or value != self._last.get(address)
+                self._last[address] = value
+                values[field] = value
+            if len(values) < 6 or not moved:
+                continue
+            source = _choice_name(self.params, mapping_address(layer.key, i, "source"),
+                                  values["source"])
+            curve = _choice_name(self.params, mapping_address(layer.key, i, "curve"),
+                                 values["curve"])
+            scale = default.scale * float(values["depth"]) * (1.0 if values["enabled"] else 0.0)
+            try:
+                layer.set_mapping(i, source=source or default.source, curve=curve or default.curve,
+                                  scale=scale, attack_ms=float(values["attack_ms"]),
+                                  release_ms=float(values["release_ms"]))
+                n += 1
+            except MappingError as exc:
+                log.warning("%s: mapping %d not changed: %s", layer.name, i + 1, exc)
+        return n
+
+
+def _choice_name(params: Any, address: str, index: float) -> str | None:
+    choices = params.choices(address)
+    i = int(index)
+    return choices[i] if 0 <= i < len(choices) else None

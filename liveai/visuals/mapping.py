@@ -139,7 +139,8 @@ def feature_value(values: dict[str, Any], source: str) -> float:
     return max(float(v), 0.0) / FEATURE_SCALE.get(source, 1.0)
 
 
-def _range(inp: IsfInput, comp: int | None = None) -> tuple[float, float]:
+def input_range(inp: IsfInput, comp: int | None = None) -> tuple[float, float]:
+    """An input's (or one component's) MIN..MAX as mappings read it (0..1 when absent)."""
     lo, hi = inp.minimum, inp.maximum
     if isinstance(lo, tuple):
         lo = lo[comp or 0]
@@ -203,7 +204,7 @@ class MappingEngine:
                 continue
             yc = min(max(y, 0.0), 1.0)
             if inp.type == "float":
-                lo, hi = _range(inp)
+                lo, hi = input_range(inp)
                 out[name] = lo + yc * (hi - lo)
             elif inp.type == "bool":
                 out[name] = yc >= 0.5
@@ -217,12 +218,12 @@ class MappingEngine:
                     idx = min(int(yc * len(inp.values)), len(inp.values) - 1)
                     out[name] = int(inp.values[idx])
                 else:
-                    lo, hi = _range(inp)
+                    lo, hi = input_range(inp)
                     out[name] = int(round(lo + yc * (hi - lo)))
             elif inp.type == "point2D":
                 cur = list(out.get(name, base.get(name, inp.default)))
                 i = 1 if comp == "y" else 0
-                lo, hi = _range(inp, i)
+                lo, hi = input_range(inp, i)
                 cur[i] = lo + yc * (hi - lo)
                 out[name] = tuple(cur)
             elif inp.type == "color":
@@ -284,7 +285,7 @@ def scene_reads_audio(doc: IsfDocument) -> bool:
 
 
 def _norm(inp: IsfInput, value: float) -> float:
-    lo, hi = _range(inp)
+    lo, hi = input_range(inp)
     return (value - lo) / (hi - lo) if hi != lo else 0.0
 
 
@@ -318,7 +319,7 @@ def auto_mappings(doc: IsfDocument, limit: int = 3) -> list[Mapping]:
     if points and len(out) < limit:
         inp = points[0]
         for i, (comp, feature) in enumerate((("x", "sin_x05"), ("y", "bass_smooth"))):
-            lo, hi = _range(inp, i)
+            lo, hi = input_range(inp, i)
             d = (inp.default[i] - lo) / (hi - lo) if hi != lo else 0.5
             d = min(max(d, 0.15), 0.85)
             out.append(Mapping(feature, f"{inp.name}.{comp}", offset=d - 0.15, scale=0.3,

@@ -29,7 +29,13 @@ import numpy as np
 from liveai.config import MappingConfig, SceneConfig, VisualsConfig
 from liveai.frame import INPUT_LOST
 from liveai.visuals.isf import IsfDocument, ShaderError, parse_isf
-from liveai.visuals.mapping import Mapping, MappingEngine, MappingError, auto_mappings
+from liveai.visuals.mapping import (
+    Mapping,
+    MappingEngine,
+    MappingError,
+    auto_mappings,
+    input_range,
+)
 from liveai.visuals.scene import FULLSCREEN_VS, RenderClock, Resources, Scene, load_document
 
 log = logging.getLogger(__name__)
@@ -162,6 +168,33 @@ def playlist_keys(entries: list[SceneConfig], dirs: list[Path]) -> list[str]:
     return keys
 
 
+def scene_mappings(doc: IsfDocument, entry: SceneConfig, automap: bool,
+                   where: str | None = None) -> list[Mapping]:
+    """A scene's mappings: the preset's, or the automatic ones; invalid ones left out.
+
+    The engine (registering ``/liveai/mappings/...``) and the projector (applying them) call
+    this on the same preset, so both count the same mappings.
+
+    Parameters
+    ----------
+    where : str, optional
+        The scene file's name: each mapping left out is logged with it (None: silently).
+    """
+    mappings = [Mapping(m.source, m.target, m.scale, m.offset, m.curve, m.attack_ms,
+                        m.release_ms) for m in entry.map]
+    if not mappings and automap:
+        mappings = auto_mappings(doc)
+    good = []
+    for m in mappings:
+        try:
+            m.validate(doc)
+            good.append(m)
+        except MappingError as exc:
+            if where is not None:
+                log.warning("%s: mapping %s → %s ignored: %s", where, m.source, m.target, exc)
+    return good
+
+
 def all_scene_files(dirs: list[Path]) -> list[Path]:
     """Every scene file in the folders (sorted, first folder first, names unique)."""
     seen: set[str] = set()
@@ -258,19 +291,11 @@ class Layer:
                 except ValueError as exc:
                     log.warning("%s: input '%s': %s; keeping its default", self.path.name, key,
                                 exc)
-            mappings = [Mapping(m.source, m.target, m.scale, m.offset, m.curve, m.attack_ms,
-                                m.release_ms) for m in self.entry.map]
-            if not mappings and self.automap:
-                mappings = auto_mappings(doc)
-            good = []
-            for m in mappings:
-                try:
-                    m.validate(doc)
-                    good.append(m)
-                except MappingError as exc:
-                    log.warning("%s: mapping %s → %s ignored: %s", self.path.name, m.source,
-                                m.target, exc)
+            good = scene_mappings(doc, self.entry, self.automap, self.path.name)
             self.mapping = MappingEngine(doc, good) if good else None
+            #: The mappings as the preset (or the automatic choice) made them; live changes
+            #: from the desk (/liveai/mappings/...) are made relative to these.
+            self.mapping_defaults = list(good)
             self.base = dict(scene.values)
         return scene
 
@@ -288,10 +313,42 @@ class Layer:
         return self.scene.render(size, clock)
 
     def set_input(self, name: str, value: Any) -> None:
-        """Set an input by hand (the VJ's value; mappings modulate around it)."""
+        """Set an input by hand (the VJ's value; mappings modulate around it).
+
+        A float input that a mapping drives moves the mapping instead: its swing keeps its
+        depth and starts from the new value (``offset`` shifts by the change, in units of the
+        input's range), so a desk fader and the music work together.
+        """
+        old = self.base.get(name)
         self.scene.set_value(name, value)
         if name in self.base:
             self.base[name] = value
+        if self.mapping is None or not isinstance(old, int | float) or isinstance(old, bool):
+            return
+        inp = self.scene.doc.input(name)
+        if inp is None or inp.type != "float" or not isinstance(value, int | float):
+            return
+        lo, hi = input_range(inp)
+        if hi == lo:
+            return
+        shift = (float(value) - float(old)) / (hi - lo)
+        self.mapping.mappings = [
+            dataclasses.replace(m, offset=m.offset + shift) if m.target == name else m
+            for m in self.mapping.mappings]
+
+    def set_mapping(self, index: int, **changes: Any) -> None:
+        """Change one mapping live (``source``, ``curve``, ``scale``, ``attack_ms`` ...).
+
+        Raises
+        ------
+        MappingError
+            The change names an unknown feature or curve; the mapping stays as it was.
+        """
+        if self.mapping is None or not 0 <= index < len(self.mapping.mappings):
+            raise MappingError(f"{self.name} has no mapping {index + 1}")
+        new = dataclasses.replace(self.mapping.mappings[index], **changes)
+        new.validate(self.scene.doc)
+        self.mapping.mappings[index] = new
 
     def changed_on_disk(self) -> bool:
         """True when the file (or its .vs) changed since it was loaded."""
