@@ -22,6 +22,7 @@ run since the last flip, so the callback never reads a set being written.
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import os
@@ -145,6 +146,11 @@ class LiveMixer:
         self.room_errors = 0
         self.rejected_updates = 0
         self.last_report: dict[str, Any] = {}
+        #: (t_s, crowd_level_db, music_level_db, gain_db, limiter_gain_db) per publish (2 Hz),
+        #: the last 10 minutes (:data:`liveai.mixer.view.HISTORY_FIELDS`)
+        self.history: collections.deque = collections.deque(maxlen=1200)
+        self._t0 = time.monotonic()
+        self.view = None
 
     # -- the callback (real-time) ----------------------------------------------------------------
     def process(self, indata: np.ndarray, channel_index: np.ndarray, outdata: np.ndarray) -> int:
@@ -321,6 +327,8 @@ class LiveMixer:
         """Report the estimates to the store (read-only parameters) and keep them."""
         r = self.mixer.report()
         self.last_report = r
+        self.history.append((round(time.monotonic() - self._t0, 2), r["crowd_level_db"],
+                             r["music_level_db"], r["gain_db"], r["limiter_gain_db"]))
         if self._store is not None:
             for name in ESTIMATES:
                 v = float(r[name])
@@ -332,6 +340,17 @@ class LiveMixer:
         """Start the estimator process (with a room mic) and the room thread."""
         if self.worker is not None:
             self.worker.start()
+        self._t0 = time.monotonic()
+        if self.config.view_port > 0 and self.view is None:
+            from liveai.mixer.view import MixerView
+
+            try:
+                self.view = MixerView(self, self.config.view_port)
+                self.view.start()
+            except OSError as exc:  # the show goes on without its view
+                self.view = None
+                log.warning("mixer view: cannot listen on port %d (%s); set [mixer] view_port "
+                            "to a free one", self.config.view_port, exc)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, args=(poll_s,),
                                         name="liveai-room", daemon=True)
@@ -345,6 +364,9 @@ class LiveMixer:
             self._thread = None
         if self.worker is not None:
             self.worker.stop()
+        if self.view is not None:
+            self.view.stop()
+            self.view = None
 
     def close(self) -> None:
         """Stop everything and remove the shared file (also done when the object goes)."""
