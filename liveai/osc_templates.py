@@ -1,9 +1,9 @@
 """Address templates for OSC out: which address and which value shape each desk expects.
 
 Pure data plus one resolver, shared by :mod:`liveai.config` (which checks a preset's names against
-it) and :mod:`liveai.control.osc_out` (which sends with it). The conventions follow
-``docs/control-conventions.md``; templates whose addresses or ranges that document marks
-"(check)" carry a ``verify`` note that the README repeats.
+it) and :mod:`liveai.control.osc_out` (which sends with it). Each template follows its vendor's
+documented OSC input (for QLC+, its OSC plugin's source); what that documentation does not confirm
+is carried in the template's ``verify`` note, which the README repeats.
 
 Two shapes of address:
 
@@ -11,8 +11,8 @@ Two shapes of address:
   ``release_ms`` later, a release (grandMA3 keys: ``i 1`` then ``i 0``; elsewhere the top then
   the bottom of the target's range, i.e. a flash).
 * **value** — a continuous feature (``bpm``, ``level``, ...): its input range (``scale``, default
-  0..1, bpm 60..200) mapped linearly and clipped onto the target's range (grandMA3 faders 0..100,
-  Eos faders / Resolume / QLC+ 0..1).
+  0..1, bpm 60..200) mapped linearly and clipped onto the target's range (grandMA3 faders 0..100;
+  Eos subs, MagicQ playbacks, QLC+ and Resolume 0..1 floats).
 
 ``section`` is sent as ``s`` name, ``i`` code when it changes, whatever the template.
 """
@@ -72,7 +72,7 @@ class Template:
     scale : dict
         Template defaults for input ranges (feature → (low, high)).
     verify : str
-        What ``control-conventions.md`` marks as unconfirmed ("" = nothing).
+        What the vendor's documentation did not confirm, to check on the desk ("" = nothing).
     """
 
     name: str
@@ -88,19 +88,29 @@ class Template:
 TEMPLATES: dict[str, Template] = {t.name: t for t in (
     # the native tree of osc_out.py (multi-argument messages); no map, no scale
     Template("liveai"),
+    # grandMA3 manual, "Remote In and Out > OSC" and the SendOSC keyword: /<prefix>/Page<n>/Fader<n>
+    # takes i or f 0..100, /<prefix>/Page<n>/Key<n> reads 0 as released and > 0 as pressed; the page
+    # is required, the Page / Fader / Key words are the OSC line's (case-sensitive) defaults.
+    # Executors 101-190 are key-only, 201-290 have a fader.
     Template("gma3", prefix="gma3", value_range=(0.0, 100.0), key=(1, 0), map={
         "beat": "/{prefix}/Page1/Key101", "downbeat": "/{prefix}/Page1/Key102",
         "drop": "/{prefix}/Page1/Key103", "onset_low": "/{prefix}/Page1/Key104",
         "level": "/{prefix}/Page1/Fader201", "energy": "/{prefix}/Page1/Fader202",
         "bpm": "/{prefix}/Page1/Fader203"}),
+    # ETC's OSC command list: /eos/sub/<n>/fire takes a button edge (1.0 bump on, 0.0 bump off),
+    # /eos/sub/<n> a float 0..1 sets the sub's level. Subs need no setup, unlike an OSC fader bank
+    # (/eos/fader/<bank>/<n> only answers after /eos/fader/<bank>/config/<count>).
     Template("eos", map={
-        "beat": "/eos/sub/1", "downbeat": "/eos/sub/2", "drop": "/eos/sub/3",
-        "level": "/eos/fader/1/1", "energy": "/eos/fader/1/2"},
-        verify="sub levels 0..1; Eos has no tempo address"),
-    Template("chamsys", value_range=(0.0, 100.0), map={
-        "beat": "/pb/1", "downbeat": "/pb/2", "drop": "/pb/3", "level": "/pb/4",
-        "energy": "/pb/5"},
-        verify="the /pb/<n> addresses and their 0..100 level range"),
+        "beat": "/eos/sub/1/fire", "downbeat": "/eos/sub/2/fire", "drop": "/eos/sub/3/fire",
+        "level": "/eos/sub/4", "energy": "/eos/sub/5"}),
+    # MagicQ manual, "Open Sound Control": /pb/<n> takes f 0..1 (or i 0..100) as the playback's
+    # level, /pb/<n>/flash non-zero = 100 %, 0 = 0 %; only playbacks 1-10 have built-in addresses.
+    Template("chamsys", map={
+        "beat": "/pb/1/flash", "downbeat": "/pb/2/flash", "drop": "/pb/3/flash",
+        "level": "/pb/4", "energy": "/pb/5"}),
+    # QLC+ plugins/osc: any path becomes a channel (a 16-bit checksum of the path) on the universe
+    # whose OSC input port (7700 + universe index) it arrives on; a float f is read as 255 * f, so
+    # 0..1 floats cover 0..255 and nothing above 1.0 may be sent.
     Template("qlcplus", prefix="liveai", map={
         "beat": "/{prefix}/beat", "downbeat": "/{prefix}/downbeat", "drop": "/{prefix}/drop",
         "onset_low": "/{prefix}/onset/low", "onset_mid": "/{prefix}/onset/mid",
@@ -108,15 +118,17 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
         "confidence": "/{prefix}/confidence", "level": "/{prefix}/level",
         "energy": "/{prefix}/energy", "beat_phase": "/{prefix}/phase/beat",
         "bar_phase": "/{prefix}/phase/bar",
-        **{f"band{i}": f"/{{prefix}}/band/{i}" for i in range(1, 9)}},
-        verify="0..1 floats (some widgets want 0..255: set range = [0, 255])"),
+        **{f"band{i}": f"/{{prefix}}/band/{i}" for i in range(1, 9)}}),
+    # Resolume's OSC page confirms normalised floats on fixed /composition/... addresses; the tempo
+    # controller, its 20..500 BPM range and the dashboard links come from user tools, not Resolume.
     Template("resolume", map={
         "bpm": "/composition/tempocontroller/tempo",
         "downbeat": "/composition/tempocontroller/resync",
         "level": "/composition/dashboard/link1", "energy": "/composition/dashboard/link2",
         "onset_low": "/composition/dashboard/link3"},
         scale={"bpm": (20.0, 500.0)},
-        verify="the tempo controller and dashboard addresses, tempo 20..500 BPM as 0..1"),
+        verify="the tempo controller, resync and dashboard link addresses, and tempo 20..500 BPM "
+               "as 0..1 (Shortcuts > Edit OSC shows each control's address)"),
     Template("custom"),
 )}
 
