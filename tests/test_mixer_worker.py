@@ -113,3 +113,24 @@ def test_torn_records_are_never_read(tmp_path):
     finally:
         state.close()
     assert not state.path.exists()
+
+
+def test_a_soundcheck_delay_reaches_the_child(signals):
+    """seed_delay (a room profile) goes through the control words; the child places its model."""
+    x, mic = signals
+    cfg = MixerConfig(enabled=True, mic_channel=2, auto_eq=False, crowd_comp=False)
+    live = LiveMixer(SR, BLOCK, np.array([0], dtype=np.intp), cfg, 1)
+    live.attach(engine_store())
+    live.warm_up()
+    live.mixer.estimator.seed_delay(2400, "test profile")  # before the child even runs
+    assert live.mixer.estimator.delay_samples == 2400
+    live.start()
+    try:
+        wait_until(lambda: live.worker.ready, 60, "the estimator process")
+        _feed(live, x[:SR], mic[:SR])  # one second: too short for the delay finder
+        remote = live.mixer.estimator
+        wait_until(lambda: live.step(np.zeros((16, 2), np.float32)) == 0 and remote.frames > 0
+                   and remote.rec["delay_samples"] == 2400, 30, "the seeded delay published")
+        assert live.publish()["delay_ms"] == pytest.approx(50.0)
+    finally:
+        live.close()
