@@ -13,7 +13,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import rocket_fft  # noqa: F401  # np.fft inside numba kernels (pocketfft, as numpy's own)
 from numba import njit
+
+from liveai.dsp.loudness import LUFS_OFFSET_DB, k_weighted_energy
 
 FLOOR_DB = -120.0
 _TINY = 1e-12  # 10 log10(1e-12) = -120 dB
@@ -98,15 +101,15 @@ def band_powers_db(spec, band_lo, band_hi, norm, out_db):  # pragma: no cover - 
 
 
 @njit(cache=True, nogil=True)
-def spectrum_row(spec, n_fft, smoothing, state, db_min, db_max, out):  # pragma: no cover
+def spectrum_row(mag, n_fft, smoothing, state, db_min, db_max, out):  # pragma: no cover
     """WebAudio-style analyser row: smoothed |X|/N in dB mapped from db_min..db_max to 0..1.
 
-    ``state`` (len(out),) holds the smoothed magnitudes between calls.
+    ``mag`` holds |X| of at least ``len(out)`` bins (see :func:`magnitudes`); ``state``
+    (len(out),) holds the smoothed magnitudes between calls.
     """
     span = db_max - db_min
     for k in range(out.shape[0]):
-        mag = np.sqrt(spec[k].real * spec[k].real + spec[k].imag * spec[k].imag) / n_fft
-        s = smoothing * state[k] + (1.0 - smoothing) * mag
+        s = smoothing * state[k] + (1.0 - smoothing) * (mag[k] / n_fft)
         state[k] = s
         db = 20.0 * np.log10(s) if s > 1e-12 else -240.0
         v = (db - db_min) / span
@@ -135,7 +138,7 @@ def adaptive_unit(values_db, ceil_db, fall_db, range_db, min_ceil_db,
 
 
 @njit(cache=True, nogil=True)
-def chroma(spec, bin_hz, lo, hi, smoothing, state, out):  # pragma: no cover - compiled
+def chroma(mag, bin_hz, lo, hi, smoothing, state, out):  # pragma: no cover - compiled
     """12 pitch-class energies from the spectral peaks of an rfft, smoothed, max 1.
 
     Each local maximum of the magnitude between bins ``lo`` and ``hi`` has its frequency refined
@@ -144,7 +147,8 @@ def chroma(spec, bin_hz, lo, hi, smoothing, state, out):  # pragma: no cover - c
 
     Parameters
     ----------
-    spec : complex128 (n_bins,)
+    mag : float64 (>= hi + 1,)
+        |X| of the rfft bins (see :func:`magnitudes`).
     bin_hz : float
         Hz per bin.
     lo, hi : int
@@ -157,10 +161,10 @@ def chroma(spec, bin_hz, lo, hi, smoothing, state, out):  # pragma: no cover - c
     """
     for c in range(12):
         state[c] *= smoothing
-    prev = np.sqrt(spec[lo - 1].real ** 2 + spec[lo - 1].imag ** 2)
-    cur = np.sqrt(spec[lo].real ** 2 + spec[lo].imag ** 2)
+    prev = mag[lo - 1]
+    cur = mag[lo]
     for k in range(lo, hi):
-        nxt = np.sqrt(spec[k + 1].real ** 2 + spec[k + 1].imag ** 2)
+        nxt = mag[k + 1]
         if cur > prev and cur >= nxt and cur > 1e-9:
             a, b, c = np.log(prev + 1e-12), np.log(cur), np.log(nxt + 1e-12)
             den = a - 2.0 * b + c
@@ -175,6 +179,123 @@ def chroma(spec, bin_hz, lo, hi, smoothing, state, out):  # pragma: no cover - c
             peak = state[c]
     for c in range(12):
         out[c] = state[c] / peak if peak > 1e-20 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def magnitudes(spec, out):  # pragma: no cover - compiled
+    """``out[k] = |spec[k]|`` for ``k < len(out)``: computed once, read by several kernels."""
+    for k in range(out.shape[0]):
+        out[k] = np.sqrt(spec[k].real * spec[k].real + spec[k].imag * spec[k].imag)
+
+
+@njit(cache=True, nogil=True)
+def push(buf, value):  # pragma: no cover - compiled
+    """Shift ``buf`` (n,) left by one and put ``value`` last, in place."""
+    n = buf.shape[0]
+    for i in range(n - 1):
+        buf[i] = buf[i + 1]
+    buf[n - 1] = value
+
+
+@njit(cache=True, nogil=True)
+def loudness_lufs(energy_hist, n_hops, hop_length):  # pragma: no cover - compiled
+    """BS.1770 loudness of the last ``n_hops`` of ``energy_hist``, LUFS, floored at FLOOR_DB.
+
+    ``energy_hist`` (n,) holds channel-summed K-weighted energy per hop, newest last.
+    """
+    acc = 0.0
+    n = energy_hist.shape[0]
+    for i in range(n - n_hops, n):
+        acc += energy_hist[i]
+    mean_square = acc / (hop_length * n_hops)  # [energy/hop] / [samples/hop]
+    if mean_square <= 1e-12:
+        return FLOOR_DB
+    return LUFS_OFFSET_DB + 10.0 * np.log10(mean_square)
+
+
+@njit(cache=True, nogil=True)
+def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, windowed, spec,
+              mag, band_lo, band_hi, band_norm, n_fft, spec_smoothing, spec_state, spec_db_min,
+              spec_db_max, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state,
+              adapt, level_ceil_db, band_ceil_db, m_hops, rms_db, lufs, level, band_db,
+              band_level, spec_row, chroma_out):  # pragma: no cover - compiled
+    """One hop of the whole level analysis in one call: the streaming core of LevelAnalyzer.
+
+    Runs the kernels above in order, each exactly as it runs alone. One dispatch from Python
+    instead of a dozen numba and numpy calls is the point: each call costs microseconds of
+    interpreter time, about what the numerics of a whole hop cost.
+
+    Parameters
+    ----------
+    hop : float32 (hop_length, channels)
+        The new samples; non-finite samples count as silence.
+    mono : float32 (hop_length,)
+        Out: the channel mean of ``hop``.
+    k_coeffs, k_state, k_energy
+        As :func:`liveai.dsp.loudness.k_weighted_energy` (``k_state`` updated in place).
+    energy_hist : float64 (st_hops,)
+        K-weighted energy per hop (channels summed), newest last, over 3 s; shifted in place.
+    buf : float64 (n_fft,)
+        The last ``n_fft`` mono samples, newest last; shifted in place.
+    window : float64 (n_fft,)
+    windowed : float64 (n_fft,)
+        Scratch: ``buf * window``.
+    spec : complex128 (n_fft // 2 + 1,)
+        Out: the rfft of ``windowed`` (pocketfft, through rocket-fft).
+    mag : float64 (n_mag,)
+        Out: ``|spec|`` of the first ``n_mag >= max(len(spec_row), chroma_hi + 1)`` bins.
+    band_lo, band_hi, band_norm
+        As :func:`band_powers_db`.
+    n_fft, spec_smoothing, spec_state, spec_db_min, spec_db_max
+        As :func:`spectrum_row` (``spec_state`` updated in place).
+    bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state
+        As :func:`chroma` (``chroma_state`` updated in place).
+    adapt : float64 (5,)
+        :func:`adaptive_unit` settings: fall per hop (dB), level range and floor of its peak
+        (dB, dBFS), band range and floor (dB, dBFS).
+    level_ceil_db : float64 (1,), band_ceil_db : float64 (n_bands,)
+        The falling peaks of :func:`adaptive_unit`, updated in place.
+    m_hops : int
+        Hops in BS.1770's momentary window (400 ms).
+    rms_db : float32 (2,)
+        Out: RMS and sample peak of the hop's channel mean, dBFS.
+    lufs : float32 (2,)
+        Out: short-term (3 s) and momentary (400 ms) loudness, LUFS.
+    level : float32 (1,)
+        Out: 0..1 display level of the RMS.
+    band_db, band_level : float32 (n_bands,)
+        Out: band powers (dBFS) and their 0..1 display levels.
+    spec_row : float32 (n_row,)
+        Out: the smoothed 0..1 spectrum row.
+    chroma_out : float32 (12,)
+        Out: pitch-class energies, the strongest 1.
+
+    Returns
+    -------
+    int
+        Non-finite input samples (replaced by 0).
+    """
+    nonfinite = mix_to_mono(hop, mono)
+    k_weighted_energy(hop, k_coeffs, k_state, k_energy)
+    push(energy_hist, np.sum(k_energy))
+    st_hops = energy_hist.shape[0]
+    h = mono.shape[0]
+    lufs[0] = loudness_lufs(energy_hist, st_hops, h)
+    lufs[1] = loudness_lufs(energy_hist, m_hops, h)
+    rms, peak = rms_peak_db(mono)
+    rms_db[0] = rms
+    rms_db[1] = peak
+    shift_append(buf, mono)
+    apply_window(buf, window, windowed)
+    np.fft.rfft(windowed, out=spec)
+    band_powers_db(spec, band_lo, band_hi, band_norm, band_db)
+    magnitudes(spec, mag)
+    spectrum_row(mag, n_fft, spec_smoothing, spec_state, spec_db_min, spec_db_max, spec_row)
+    chroma(mag, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state, chroma_out)
+    # rms_db[:1] is float32, as the level's input always was: same rounding, same output.
+    adaptive_unit(rms_db[:1], level_ceil_db, adapt[0], adapt[1], adapt[2], level)
+    adaptive_unit(band_db, band_ceil_db, adapt[0], adapt[3], adapt[4], band_level)
+    return nonfinite
 
 
 def log_band_edges(sample_rate_hz: float, n_fft: int, n_bands: int = 8,
@@ -238,21 +359,16 @@ def levels_offline(x: np.ndarray, sample_rate_hz: float, hop_length: int = 512,
 def warm_up() -> float:
     """Compile (or load from cache) every kernel here; return the seconds it took."""
     t0 = time.perf_counter()
-    block = np.zeros((64, 2), dtype=np.float32)
+    hop = np.zeros((64, 2), dtype=np.float32)
     mono = np.zeros(64, dtype=np.float32)
-    mix_to_mono(block, mono)
-    rms_peak_db(mono)
-    buf = np.zeros(128, dtype=np.float64)
-    shift_append(buf, mono)
-    win = np.ones(128)
-    out = np.zeros(128)
-    apply_window(buf, win, out)
-    spec = np.fft.rfft(out)
-    lo = np.array([0], dtype=np.int64)
-    hi = np.array([2], dtype=np.int64)
-    band_powers_db(spec, lo, hi, 1.0, np.zeros(1, dtype=np.float32))
-    spectrum_row(spec, 128.0, 0.8, np.zeros(16), -100.0, -30.0, np.zeros(16, dtype=np.float32))
-    adaptive_unit(np.zeros(2, dtype=np.float32), np.zeros(2), 0.01, 40.0, -50.0,
-                  np.zeros(2, dtype=np.float32))
-    chroma(spec, 100.0, 1, 4, 0.8, np.zeros(12), np.zeros(12, dtype=np.float32))
+    n_fft = 128
+    spec = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
+    f32 = lambda n: np.zeros(n, dtype=np.float32)  # noqa: E731
+    level_hop(hop, mono, np.zeros((2, 5)), np.zeros((2, 2, 2)), np.zeros(2), np.zeros(4),
+              np.zeros(n_fft), np.ones(n_fft), np.zeros(n_fft), spec, np.zeros(spec.size),
+              np.array([0], dtype=np.int64), np.array([2], dtype=np.int64), 1.0, float(n_fft),
+              0.8, np.zeros(16), -100.0, -30.0, 100.0, 1, 4, 0.8, np.zeros(12),
+              np.array([0.01, 30.0, -45.0, 40.0, -50.0]), np.zeros(1), np.zeros(1), 2, f32(2),
+              f32(2), f32(1), f32(1), f32(1), f32(16), f32(12))
+    rms_peak_db(mono)  # liveai.audio.check calls it alone
     return time.perf_counter() - t0
