@@ -81,3 +81,25 @@ def test_silence_and_reset():
     assert int(f["section_count"]) <= 1 and f["section"] in (0, 1)  # unknown or breakdown
     tr.reset()
     assert tr.state == 0 and tr.count == 0
+
+
+@pytest.mark.parametrize("ticks", [9, 50, 120, 437])
+def test_ring_statistics_match_numpy(ticks, rng):
+    """The compiled per-tick statistics give numpy's answers, while the ring fills and after."""
+    from liveai.analysis import sections as s
+
+    n_hist = 120
+    values = rng.normal(-20.0, 6.0, ticks)
+    ring = np.full(n_hist, np.nan)
+    for i, v in enumerate(values):
+        ring[i % n_hist] = v
+    st = np.zeros(s._N_I, dtype=np.int64)
+    st[s._I_POS], st[s._I_TICKS] = ticks % n_hist, ticks
+    last = lambda seconds: values[-min(int(seconds / s.TICK_S), ticks, n_hist):]  # noqa: E731
+    assert s._ring_p90(ring, st, np.zeros(n_hist)) == pytest.approx(
+        np.nanpercentile(last(s.HISTORY_S), 90), abs=1e-12)
+    assert s._ring_mean(ring, st, 1.0) == pytest.approx(np.mean(last(1.0)), abs=1e-12)
+    assert s._ring_max(ring, st, 2.0) == np.max(last(2.0))
+    y = last(4.0)
+    slope = np.polyfit(np.arange(len(y)) * s.TICK_S, y, 1)[0]
+    assert s._ring_slope(ring, st, 4.0) == pytest.approx(slope, abs=1e-9)

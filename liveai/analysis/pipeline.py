@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from liveai.analysis import levels as level_analysis
+from liveai.analysis import sections as section_analysis
 from liveai.analysis.levels import LevelAnalyzer
 from liveai.analysis.rhythm import BeatTracker, OnsetDetector
 from liveai.analysis.sections import SECTION_NAMES, SectionTracker
@@ -18,7 +19,8 @@ def warm_up() -> float:
     t0 = time.perf_counter()
     levels.warm_up()
     loudness.warm_up()
-    level_analysis.warm_up()  # the analyser's own kernel, which writes the frame record
+    level_analysis.warm_up()  # the analysers' own kernels, which read and write the frame
+    section_analysis.warm_up()
     rhythm.warm_up()
     beatstate.warm_up()
     return time.perf_counter() - t0
