@@ -177,7 +177,7 @@ def test_learn_binds_the_next_control_and_keeps_it_in_the_learn_file(midi, tmp_p
     assert not list(tmp_path.glob("*.tmp"))  # written atomically, nothing left behind
     # Learning the same address again moves it; forgetting removes it.
     store.set("/liveai/midi/learn", "/liveai/master/intensity", "osc")
-    ctl.send(cc(3, 72, 100))
+    ctl.send(cc(3, 72, 10))  # a knob barely moved is learned too
     wait_until(lambda: store.get("/liveai/midi/learn") == "", 10, "second learn finished")
     numbers = [m.number for m in load_learned(tmp_path / "midi.toml")
                if m.address == "/liveai/master/intensity"]

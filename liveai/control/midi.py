@@ -240,12 +240,15 @@ class MidiMapper:
         self._held[control] = pressed
         edge_down = pressed and not was
         target = self.store.get(LEARN) if LEARN in self.store else ""
-        if target and edge_down:
+        # Any movement of a knob or fader is learned (it may never pass half-way); a key or
+        # pad when it is pressed.
+        learning = bool(target) and (edge_down or control[0] == "cc")
+        if learning:
             self._learn(control, target)
         maps = self._lookup(control)
         if not maps:
             self.stats["unmapped"] += 1
-            return bool(target and edge_down)
+            return learning
         for b in maps:
             new = self._value(b, control[0], value, pressed, edge_down, was)
             if new is _SKIP:
