@@ -25,6 +25,8 @@ LEVEL_MIN_PEAK_DB = -45.0
 BAND_MIN_PEAK_DB = -50.0
 SPECTRUM_DB_RANGE = (-100.0, -30.0)  # WebAudio's AnalyserNode defaults
 SPECTRUM_SMOOTHING = 0.8
+# Compared with `!=`: against a dtype, not the type np.float32, no dtype is built per hop.
+_FLOAT32 = np.dtype(np.float32)
 
 
 class LevelAnalyzer:
@@ -98,7 +100,23 @@ class LevelAnalyzer:
         self._band_level = np.zeros(N_BANDS, dtype=np.float32)
         self._spec_row = np.zeros(self._n_spec, dtype=np.float32)
         self._chroma = np.zeros(12, dtype=np.float32)
+        self._bind()
         self.reset()
+
+    def _bind(self) -> None:
+        """Gather the kernel's arguments once.
+
+        Looking up 35 attributes every hop would cost more than some of the kernels they feed.
+        """
+        self._args = (
+            self._counts, self._mono, self._k_coeffs, self._k_state, self._k_energy,
+            self._energy_hist, self._buf, self._window, self._windowed, self.spec, self._mag,
+            self._lo, self._hi, self._norm, float(self.n_fft), SPECTRUM_SMOOTHING,
+            self._spec_state, SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self._bin_hz,
+            self._chroma_lo, self._chroma_hi, self._chroma_smoothing, self._chroma_state,
+            self._adapt, self._level_ceil_db, self._band_ceil_db, self._m_hops, self._rms_db,
+            self._lufs, self._level, self._band_db, self._band_level, self._spec_row,
+            self._chroma)
 
     @property
     def history(self) -> np.ndarray:
@@ -139,7 +157,7 @@ class LevelAnalyzer:
             ``spectrum`` (its first ``n_fft // 2 + 1`` bins at most), ``waveform``, ``chroma``,
             ``pitch_class`` and ``nonfinite_samples`` are written.
         """
-        if (hop.ndim != 2 or hop.shape[0] != self.hop_length or hop.dtype != np.float32
+        if (hop.ndim != 2 or hop.shape[0] != self.hop_length or hop.dtype != _FLOAT32
                 or not hop.flags.c_contiguous):
             # The kernels do no bounds checks: a wrong shape must never reach them.
             raise ValueError(f"hop must be a C-contiguous float32 array of shape "
@@ -147,15 +165,8 @@ class LevelAnalyzer:
         if hop.shape[1] != self._k_state.shape[0]:  # sized for another channel count
             self._k_state = np.zeros((hop.shape[1], 2, 2))
             self._k_energy = np.zeros(hop.shape[1])
-        _level_hop(
-            hop, frame, self._counts, self._mono, self._k_coeffs, self._k_state, self._k_energy,
-            self._energy_hist, self._buf, self._window, self._windowed, self.spec, self._mag,
-            self._lo, self._hi, self._norm, float(self.n_fft), SPECTRUM_SMOOTHING,
-            self._spec_state, SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self._bin_hz,
-            self._chroma_lo, self._chroma_hi, self._chroma_smoothing, self._chroma_state,
-            self._adapt, self._level_ceil_db, self._band_ceil_db, self._m_hops, self._rms_db,
-            self._lufs, self._level, self._band_db, self._band_level, self._spec_row,
-            self._chroma)
+            self._bind()
+        _level_hop(hop, frame, *self._args)
 
 
 @njit(cache=True, nogil=True)
