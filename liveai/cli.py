@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="also list the inputs of this preset's scenes "
                        "(/liveai/scenes/<scene>/<input>)")
 
+    midi = sub.add_parser("midi", parents=[common], help="list MIDI ports",
+                          description="List the MIDI ports liveai can read controllers from "
+                          "and send LEDs and clock to (JACK MIDI when a JACK server runs, "
+                          "else ALSA); [midi] input/output match part of these names.")
+    midi.add_argument("--backend", choices=("auto", "jack", "alsa"), default="auto")
+
     bench = sub.add_parser("bench", parents=[common], help="benchmarks",
                            description="Benchmarks; each prints liveai next to a reference.")
     bsub = bench.add_subparsers(dest="bench", metavar="BENCH")
@@ -483,6 +489,18 @@ def _cmd_scenes(args: argparse.Namespace) -> int:
     log.info("%d of %d scene files passed", len(paths) - failed, len(paths))
     return 1 if failed else 0
 
+def _cmd_midi(args: argparse.Namespace) -> int:
+    from liveai.control.midi import list_ports
+
+    backend, inputs, outputs = list_ports(args.backend)
+    print(f"MIDI backend: {backend}")
+    print("controllers liveai can read ([midi] input):")
+    print("\n".join(f"  {n}" for n in inputs) or "  none")
+    print("ports liveai can send LEDs and clock to ([midi] output):")
+    print("\n".join(f"  {n}" for n in outputs) or "  none")
+    return 0
+
+
 def _cmd_osc(args: argparse.Namespace) -> int:
     from liveai.params import engine_store
 
@@ -543,8 +561,12 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
 def _scenes_list(args: argparse.Namespace) -> int:
     from liveai.visuals.isf import ShaderError
-    from liveai.visuals.scene import load_document
-    from liveai.visuals.show import all_scene_files, resolve_scene, scene_search_dirs
+    from liveai.visuals.playlist import (
+        all_scene_files,
+        load_document,
+        resolve_scene,
+        scene_search_dirs,
+    )
 
     config, path = load_show(args.preset)
     dirs = scene_search_dirs(config.visuals, path.parent)
@@ -565,7 +587,7 @@ def _scenes_thumbs(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from liveai.visuals.check import expand_paths, render_thumbnails
-    from liveai.visuals.show import PACKAGED_SHADERS_DIR
+    from liveai.visuals.playlist import PACKAGED_SHADERS_DIR
 
     paths = expand_paths(args.paths or [str(PACKAGED_SHADERS_DIR)])
     if not paths:
@@ -586,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     liveai_log.configure(args.verbose)
     handlers = {"run": _cmd_run, "devices": _cmd_devices, "analyze": _cmd_analyze,
-                "bench": _cmd_bench, "osc": _cmd_osc, "scenes": _cmd_scenes,
+                "bench": _cmd_bench, "osc": _cmd_osc, "midi": _cmd_midi, "scenes": _cmd_scenes,
                 "render": _cmd_render, "measure": _cmd_measure}
     try:
         return handlers[args.command](args)

@@ -174,7 +174,7 @@ class OscTargetConfig:
     scale: dict = _opt({}, "feature → [low, high] sent as the bottom / top of the address's "
                        "range, e.g. { bpm = [60, 200] } (default 0..1, bpm 60..200)")
     range: list[float] = _opt([], "[bottom, top] of value addresses (empty = the template's: "
-                              "0..100 gma3 and chamsys, else 0..1)")
+                              "0..100 gma3, else 0..1)")
     release_ms: float = _opt(100.0, "a key address (beat, downbeat, drop, onsets) is pressed, "
                              "then released this much later", min=1.0, max=2000.0)
 
@@ -282,6 +282,71 @@ class ControlConfig:
             if split_host_port(t) is None:
                 raise ConfigError(f'{where}: control.feedback: "{t}" should look like '
                                   '"192.168.1.20:9000" (or "[fd00::20]:9000" for IPv6)')
+
+
+@dataclass(frozen=True)
+class MidiMapConfig:
+    """One MIDI control → parameter mapping (``[[midi.map]]``)."""
+
+    type: str = _opt("cc", "cc: a knob, fader or button sending control change; note: a key or "
+                     "pad", choices=("cc", "note"))
+    channel: int = _opt(0, "MIDI channel 1-16 (0 = any)", min=0, max=16)
+    number: int = _opt(0, "controller or note number", min=0, max=127)
+    address: str = _opt("", 'the parameter it plays, e.g. "/liveai/master/intensity"')
+    mode: str = _opt("absolute", "absolute: the parameter follows the control (a note: its "
+                     "velocity); momentary: on while held; toggle: each press flips",
+                     choices=("absolute", "momentary", "toggle"))
+    range: list[float] = _opt([], "[low, high] of the parameter that 0..127 covers (empty = "
+                              "its whole range)")
+
+    def validate(self, where: str, key: str) -> None:
+        """Check the address and the range."""
+        if not self.address.startswith("/liveai/"):
+            raise ConfigError(f'{where}: {key}.address = "{self.address}" should be a '
+                              'parameter address such as "/liveai/master/intensity" '
+                              "('liveai osc tree' lists them)")
+        if self.range:
+            _check_range(self.range, where, f"{key}.range")
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    """MIDI controllers, LED feedback and MIDI clock (``[midi]``)."""
+
+    enabled: bool = _opt(False, "open MIDI ports (JACK MIDI when a JACK server runs, else ALSA)")
+    backend: str = _opt("auto", "auto: JACK when a JACK server runs, else ALSA",
+                        choices=("auto", "jack", "alsa"))
+    input: str = _opt("", "controller to read: port name substring (empty: liveai's own port "
+                      "'liveai-in', for other software to connect to)")
+    output: str = _opt("", "port for LED feedback and clock out: name substring (empty: "
+                       "liveai's own port 'liveai-out')")
+    feedback: bool = _opt(True, "send mapped parameters' values back (LEDs, motor faders)")
+    clock_in: bool = _opt(False, "follow MIDI clock on the input (24 ppqn; start, stop, "
+                          "continue and song position honoured)")
+    clock_out: bool = _opt(False, "send MIDI clock (24 ppqn, start/stop) from liveai's tempo")
+    learn_file: str = _opt("", "where MIDI-learned mappings are kept (empty: "
+                           "~/.config/liveai/midi.toml)")
+    reconnect_s: float = _opt(2.0, "how often a missing port is looked for again", min=0.2,
+                              max=60.0)
+    map: list[MidiMapConfig] = _opt([], "control → parameter mappings (learned ones are added "
+                                    "from learn_file)")
+
+    def validate(self, where: str) -> None:
+        """Check every mapping."""
+        for i, m in enumerate(self.map):
+            m.validate(where, f"midi.map[{i}]")
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Ableton Link (``[link]``): tempo and beat phase shared with other apps on the network."""
+
+    enabled: bool = _opt(False, "join the Link session on the local network")
+    mode: str = _opt("follow", "follow: tempo and beat phase come from Link (while it has other "
+                     "peers); lead: liveai's detected tempo and beats go to Link",
+                     choices=("follow", "lead"))
+    quantum: int = _opt(4, "beats per bar shared with the session (phase alignment)", min=1,
+                        max=16)
 
 
 @dataclass(frozen=True)
@@ -419,6 +484,9 @@ class MixerConfig:
     update_s: float = _opt(0.5, "how often the EQ/gain targets are recomputed", min=0.05, max=10.0)
     ref_floor_db: float = _opt(-70.0, "reference level below which nothing is learned", min=-120.0,
                                max=-20.0)
+    # what the engineer sees
+    view_port: int = _opt(0, "serve the mixer's live view on http://127.0.0.1:PORT/mixer "
+                          "(0 = off)", min=0, max=65535)
 
     def __post_init__(self) -> None:
         self.validate("mixer")
@@ -491,9 +559,12 @@ class ShowConfig:
     control: ControlConfig = field(default_factory=ControlConfig)
     visuals: VisualsConfig = field(default_factory=VisualsConfig)
     mixer: MixerConfig = field(default_factory=MixerConfig)
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    link: LinkConfig = field(default_factory=LinkConfig)
 
     def validate(self, where: str) -> None:
         """Check every section's cross-field constraints."""
+        self.midi.validate(where)
         self.audio.validate(where)
         self.analysis.validate(where)
         self.projector.validate(where)

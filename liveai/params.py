@@ -1087,6 +1087,33 @@ ENGINE_PARAMETERS: tuple[ParamSpec, ...] = (
        "read-only: gain in force (static + crowd compensation)", wired=True),
     _p("/mixer/limiter_gain_db", _F, 0.0, -120.0, 40.0, "dB",
        "read-only: deepest limiter gain reduction in the last half second", wired=True),
+    # MIDI ([midi] enabled) and Ableton Link (liveai.control.midi, liveai.control.link)
+    _p("/midi/learn", _S, "", doc="MIDI learn: send a parameter's address; the next knob, fader, "
+       "key or pad moved plays it (kept in midi.learn_file); empty = cancel", wired=True),
+    _p("/midi/learn_mode", _C, "auto", doc="how a learned control plays its parameter (auto: "
+       "toggle for on/off parameters on notes, momentary for triggers, else absolute)",
+       choices=("auto", "absolute", "momentary", "toggle"), wired=True),
+    _p("/midi/forget", _S, "", doc="remove the learned MIDI mappings of this address",
+       wired=True),
+    _p("/midi/connected", _B, False, doc="read-only: the MIDI input port is open", wired=True),
+    _p("/midi/clock_out", _B, False, doc="send MIDI clock (24 ppqn, start/stop) from liveai's "
+       "tempo", wired=True),
+    _p("/midi/clock_in/follow", _B, False, doc="follow the MIDI clock on the input while its "
+       "transport runs", wired=True),
+    _p("/midi/clock_in/running", _B, False, doc="read-only: the incoming MIDI clock's "
+       "transport runs", wired=True),
+    _p("/midi/clock_in/bpm", _F, 0.0, 0.0, 999.0, "BPM",
+       "read-only: tempo of the incoming MIDI clock (0: none)", wired=True),
+    _p("/link/enabled", _B, False, doc="take part in the Ableton Link session", wired=True),
+    _p("/link/mode", _C, "follow", doc="follow: tempo and beat phase come from Link (while "
+       "other peers are there); lead: liveai's tempo and beats go to Link",
+       choices=("follow", "lead"), wired=True),
+    _p("/link/quantum", _I, 4, 1, 16, "beats", "beats per bar shared with the Link session",
+       wired=True),
+    _p("/link/peers", _I, 0, 0, 1000, "", "read-only: other apps in the Link session",
+       wired=True),
+    _p("/link/bpm", _F, 0.0, 0.0, 999.0, "BPM",
+       "read-only: the Link session's tempo (0: Link off)", wired=True),
 )
 
 

@@ -12,12 +12,15 @@ if [ ! -f pyproject.toml ] || [ ! -d liveai ]; then
 fi
 
 # Runtime: PortAudio, libsndfile, Mesa GL/EGL, X11 client libraries for glfw, PulseAudio tools
-# and the ALSA bridge (monitor sources), JACK (pro-audio routing).
+# and the ALSA bridge (monitor sources), JACK (pro-audio routing; also JACK MIDI). python-rtmidi's
+# wheel bundles its libjack but links the system's libasound.so.2, which libasound2-plugins
+# brings (the package is libasound2 or libasound2t64 depending on the release). aalink's wheel
+# (Ableton Link) links libatomic.so.1, which only a compiler would otherwise bring.
 APT_PACKAGES=(
   libportaudio2 libsndfile1
   libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri
   libx11-6 libxrandr2 libxinerama1 libxcursor1 libxi6 libxxf86vm1
-  pulseaudio-utils libasound2-plugins jackd2
+  pulseaudio-utils libasound2-plugins jackd2 libatomic1
 )
 # Tests: a virtual X display, liblo's OSC tools, and a private PulseAudio server for the
 # monitor-source test (skipped where PipeWire provides the Pulse server: the two conflict).
@@ -28,6 +31,11 @@ if [ "${1:-}" = "--test" ]; then
   fi
 fi
 PYTHON=${PYTHON:-python3}
+# python-rtmidi 1.5.8 ships wheels up to Python 3.12: on newer Pythons pip builds it from source,
+# which needs a compiler and the ALSA and JACK headers.
+if "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; then
+  APT_PACKAGES+=(g++ pkg-config python3-dev libasound2-dev libjack-jackd2-dev)
+fi
 
 say() { printf 'liveai setup: %s\n' "$*" >&2; }
 
@@ -76,6 +84,7 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing liveai and its Python dependencies into .venv (first time takes a minute)"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[test]'
+  # [link]: Ableton Link (aalink, GPL-3.0: an extra, see pyproject.toml).
+  .venv/bin/python -m pip install -q -e '.[test,link]'
   echo "$want" > "$stamp"
 fi

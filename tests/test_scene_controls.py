@@ -14,9 +14,10 @@ from liveai.params import ParamType, SharedParams, engine_store
 from liveai.visuals.check import synthetic_frame
 from liveai.visuals.controls import input_spec, register_scene_parameters, scene_parameters
 from liveai.visuals.isf import parse_isf
+from liveai.visuals.playlist import playlist_keys, scene_key
 from liveai.visuals.projector import ParamFollower
 from liveai.visuals.scene import RenderClock
-from liveai.visuals.show import VisualShow, playlist_keys, scene_key
+from liveai.visuals.show import VisualShow
 
 HEADER = """/*{"ISFVSN": "2", "INPUTS": [
   {"NAME": "size", "TYPE": "float", "MIN": 0, "MAX": 2, "DEFAULT": 0.5},

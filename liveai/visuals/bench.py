@@ -23,8 +23,9 @@ import numpy as np
 
 from liveai.config import AutopilotConfig, SceneConfig, TransitionConfig, VisualsConfig
 from liveai.visuals.check import synthetic_frame
+from liveai.visuals.playlist import all_scene_files, scene_search_dirs
 from liveai.visuals.scene import RenderClock
-from liveai.visuals.show import VisualShow, all_scene_files, scene_search_dirs
+from liveai.visuals.show import VisualShow
 
 
 def _pct(x: list[float], q: float) -> float:

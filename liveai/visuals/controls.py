@@ -24,9 +24,9 @@ from liveai.config import VisualsConfig
 from liveai.params import ParameterError, ParamSpec, ParamType
 from liveai.visuals.isf import IsfDocument, IsfInput, ShaderError
 from liveai.visuals.mapping import CURVES, FEATURE_NAMES, Mapping, MappingError
-from liveai.visuals.scene import load_document
-from liveai.visuals.show import (
-    _coerce_param,
+from liveai.visuals.playlist import (
+    coerce_param,
+    load_document,
     playlist_entries,
     playlist_keys,
     resolve_scene,
@@ -101,7 +101,7 @@ def input_spec(key: str, scene_name: str, inp: IsfInput, preset_value: Any = Non
     value = inp.default
     if preset_value is not None:
         try:
-            value = _coerce_param(inp, preset_value)
+            value = coerce_param(inp, preset_value)
         except ValueError:
             pass  # the projector logs it; the file's default stands
     address = input_address(key, inp)

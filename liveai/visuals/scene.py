@@ -22,6 +22,7 @@ import numpy as np
 from liveai.visuals import isf as isf_mod
 from liveai.visuals import shadertoy as st_mod
 from liveai.visuals.isf import IMAGE_TYPES, IsfDocument, ShaderError
+from liveai.visuals.playlist import load_document
 from liveai.visuals.shadertoy import ShadertoyDocument
 from liveai.visuals.uniforms import AUDIO_UNIFORMS, AudioState
 
@@ -530,27 +531,6 @@ class Scene:
             if obj is not None:
                 obj.release()
         self.output = None
-
-
-def load_document(path: str | Path) -> IsfDocument | ShadertoyDocument:
-    """Parse a scene file by its suffix: ``.fs`` (ISF) or ``.glsl``/``.frag`` (Shadertoy).
-
-    A ``.fs`` without an ISF header but with ``mainImage`` is taken as Shadertoy, and vice versa.
-
-    Raises
-    ------
-    ShaderError
-        Unreadable, unknown kind, or malformed.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ShaderError(str(p), "no such file")
-    text = p.read_text(encoding="utf-8", errors="replace")
-    suffix = p.suffix.lower()
-    if suffix in (".glsl", ".frag", ".shadertoy") or (
-            "mainImage" in text and "/*" not in text.split("mainImage")[0]):
-        return st_mod.parse_shadertoy(text, p)
-    return isf_mod.load_isf(p)
 
 
 def read_rgb(texture: moderngl.Texture) -> np.ndarray:

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import random
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,19 +28,25 @@ from liveai.config import MappingConfig, SceneConfig, VisualsConfig
 from liveai.frame import INPUT_LOST
 from liveai.visuals.isf import IsfDocument, ShaderError, parse_isf
 from liveai.visuals.mapping import (
-    Mapping,
     MappingEngine,
     MappingError,
-    auto_mappings,
     input_range,
 )
-from liveai.visuals.scene import FULLSCREEN_VS, RenderClock, Resources, Scene, load_document
+from liveai.visuals.playlist import (
+    all_scene_files,
+    coerce_param,
+    load_document,
+    playlist_entries,
+    playlist_keys,
+    resolve_scene,
+    scene_key,
+    scene_mappings,
+    scene_search_dirs,
+)
+from liveai.visuals.scene import FULLSCREEN_VS, RenderClock, Resources, Scene
 
 log = logging.getLogger(__name__)
 
-#: liveai's own scenes, beside the package in a source checkout.
-PACKAGED_SHADERS_DIR = Path(__file__).resolve().parents[2] / "shaders"
-SCENE_SUFFIXES = (".fs", ".glsl", ".frag")
 #: Seconds a hot-reload error stays on screen when the overlay is off.
 ERROR_BANNER_S = 8.0
 #: How often scene files are checked for changes.
@@ -93,143 +97,6 @@ void main() {
     color = texture(overlay, p);
 }
 """
-
-
-def scene_search_dirs(config: VisualsConfig, base_dir: Path | None) -> list[Path]:
-    """Folders searched for a scene named without a path: the preset's, then liveai's own."""
-    dirs = []
-    for d in config.shader_dirs:
-        p = Path(d).expanduser()
-        dirs.append(p if p.is_absolute() or base_dir is None else base_dir / p)
-    if base_dir is not None:
-        dirs.append(base_dir.parent / "shaders")
-    dirs.append(PACKAGED_SHADERS_DIR)
-    unique: list[Path] = []
-    for d in dirs:
-        if d.resolve() not in [u.resolve() for u in unique]:
-            unique.append(d)
-    return unique
-
-
-def resolve_scene(name: str, dirs: list[Path]) -> Path:
-    """Find a scene file by path or by name in ``dirs``.
-
-    Raises
-    ------
-    ShaderError
-        Nothing matches; the message lists the folders searched.
-    """
-    p = Path(name).expanduser()
-    if p.suffix.lower() in SCENE_SUFFIXES or "/" in name:
-        if p.is_file():
-            return p
-        for d in dirs:
-            if (d / name).is_file():
-                return d / name
-        raise ShaderError(name, "scene file not found")
-    for d in dirs:
-        for suffix in SCENE_SUFFIXES:
-            if (d / f"{name}{suffix}").is_file():
-                return d / f"{name}{suffix}"
-    raise ShaderError(name, "no such scene (looked in " + ", ".join(str(d) for d in dirs) + ")")
-
-
-def playlist_entries(config: VisualsConfig, dirs: list[Path]) -> list[SceneConfig]:
-    """The preset's scenes, or every scene file in ``dirs`` when the preset lists none."""
-    if config.scenes:
-        return list(config.scenes)
-    return [SceneConfig(file=str(p)) for p in all_scene_files(dirs)]
-
-
-def scene_key(name: str) -> str:
-    """A scene or input name as one OSC address segment (``Spectrum Sun`` → ``spectrum_sun``)."""
-    key = re.sub(r"[^a-z0-9_.-]+", "_", name.strip().lower()).strip("_.")
-    return key or "scene"
-
-
-def playlist_keys(entries: list[SceneConfig], dirs: list[Path]) -> list[str]:
-    """One address segment per playlist entry: the file's name, ``_2``, ``_3`` for repeats.
-
-    The engine (registering ``/liveai/scenes/<key>/...``) and every projector (applying them)
-    compute the same keys from the same preset, whichever scenes compile.
-    """
-    keys: list[str] = []
-    for entry in entries:
-        try:
-            stem = resolve_scene(entry.file, dirs).stem
-        except ShaderError:
-            stem = Path(entry.file).stem
-        key = base = scene_key(stem)
-        n = 1
-        while key in keys:
-            n += 1
-            key = f"{base}_{n}"
-        keys.append(key)
-    return keys
-
-
-def scene_mappings(doc: IsfDocument, entry: SceneConfig, automap: bool,
-                   where: str | None = None) -> list[Mapping]:
-    """A scene's mappings: the preset's, or the automatic ones; invalid ones left out.
-
-    The engine (registering ``/liveai/mappings/...``) and the projector (applying them) call
-    this on the same preset, so both count the same mappings.
-
-    Parameters
-    ----------
-    where : str, optional
-        The scene file's name: each mapping left out is logged with it (None: silently).
-    """
-    mappings = [Mapping(m.source, m.target, m.scale, m.offset, m.curve, m.attack_ms,
-                        m.release_ms) for m in entry.map]
-    if not mappings and automap:
-        mappings = auto_mappings(doc)
-    good = []
-    for m in mappings:
-        try:
-            m.validate(doc)
-            good.append(m)
-        except MappingError as exc:
-            if where is not None:
-                log.warning("%s: mapping %s → %s ignored: %s", where, m.source, m.target, exc)
-    return good
-
-
-def all_scene_files(dirs: list[Path]) -> list[Path]:
-    """Every scene file in the folders (sorted, first folder first, names unique)."""
-    seen: set[str] = set()
-    out = []
-    for d in dirs:
-        if not d.is_dir():
-            continue
-        for f in sorted(d.iterdir()):
-            if f.suffix.lower() in SCENE_SUFFIXES and f.stem not in seen:
-                seen.add(f.stem)
-                out.append(f)
-    return out
-
-
-def _coerce_param(inp: Any, value: Any) -> Any:
-    """A preset value for an ISF input, in the uniform's Python type; ValueError if it cannot be."""
-    t = inp.type
-    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
-        value)
-    vector = isinstance(value, list) and all(
-        isinstance(c, (int, float)) and math.isfinite(c) for c in value)
-    if t in ("bool", "event") and isinstance(value, (bool, int, float)):
-        return bool(value)
-    if t == "float" and number:
-        return float(value)
-    if t == "long" and number:
-        return int(round(value))
-    if t == "long" and isinstance(value, str) and value in inp.labels:
-        return int(inp.values[inp.labels.index(value)])
-    if t == "point2D" and vector and len(value) == 2:
-        return (float(value[0]), float(value[1]))
-    if t == "color" and vector and len(value) in (3, 4):
-        rgba = [min(max(float(c), 0.0), 1.0) for c in value]
-        return tuple(rgba + [1.0] * (4 - len(rgba)))
-    raise ValueError(f"{value!r} does not fit a {t} input")
 
 
 class Layer:
@@ -287,7 +154,7 @@ class Layer:
                                 ", ".join(i.name for i in doc.inputs) or "none")
                     continue
                 try:
-                    scene.set_value(key, _coerce_param(inp, value))
+                    scene.set_value(key, coerce_param(inp, value))
                 except ValueError as exc:
                     log.warning("%s: input '%s': %s; keeping its default", self.path.name, key,
                                 exc)
