@@ -374,3 +374,117 @@ def test_no_beats_in_noise(kind):
         x *= np.repeat(env, 480)[:n].astype(np.float32)
     log, _ = analyse(x[:, None])
     assert log.beats == []
+
+
+# -- metre, reverb, external clock --------------------------------------------------------------
+
+def _accented(bpm: float, seconds: float, beats_per_bar: int, rng, start_s: float = 0.3):
+    """A low kick on each downbeat, a click on the other beats. Returns (audio, beat times)."""
+    x = np.zeros(int(seconds * SR), dtype=np.float32)
+    t = np.arange(int(0.25 * SR)) / SR
+    kick = (0.8 * np.sin(2 * np.pi * 55 * t) * np.exp(-t / 0.08)).astype(np.float32)
+    blip = (0.5 * np.sin(2 * np.pi * 1000 * t) * np.exp(-t / 0.004)).astype(np.float32)
+    times = np.arange(start_s, seconds - 0.3, 60.0 / bpm)
+    for i, b in enumerate(times):
+        x[int(b * SR) :][: t.size] += kick if i % beats_per_bar == 0 else blip
+    return x[:, None], times
+
+
+@pytest.mark.parametrize("beats_per_bar", [3, 4])
+def test_metre_three_or_four_from_the_music(rng, beats_per_bar):
+    """A 3/4 click at 150 BPM (kick on one) gets 3 beats per bar, a 4/4 one keeps 4."""
+    x, times = _accented(150.0, 30.0, beats_per_bar, rng)
+    fa = FrameAnalyzer(SR, HOP, 2048)
+    frame = new_frame()
+    log = EventLog(SR, HOP)
+    for i in range(0, x.shape[0] - HOP + 1, HOP):
+        fa.process_hop(np.ascontiguousarray(x[i : i + HOP]), frame)
+        log.add(frame)
+    assert fa.beats.beats_per_bar == beats_per_bar
+    ones = [t for t in times[::beats_per_bar] if t > 12.0]
+    assert f_measure([d for d in log.downbeats if d > 12.0], ones) >= 0.9
+    assert f_measure([b for b in log.beats if b > 8.0], [t for t in times if t > 8.0]) >= 0.95
+
+
+def _hall(x: np.ndarray, rng, rt60_s: float = 1.8, noise_db: float = -20.0) -> np.ndarray:
+    """Through a reverberant hall (exponentially decaying noise, direct-to-reverberant ratio
+    about -4 dB) and with pink noise ``noise_db`` below the reverberant signal."""
+    from scipy import signal
+
+    n = int(rt60_s * SR)
+    t = np.arange(n) / SR
+    tail = rng.standard_normal(n) * np.exp(-6.91 * t / rt60_s)  # -60 dB at rt60_s
+    tail[: int(0.01 * SR)] = 0.0
+    tail *= 10 ** (4.0 / 20) / np.sqrt(np.sum(tail**2))  # reverberant energy 4 dB above direct
+    ir = tail
+    ir[0] = 1.0
+    wet = signal.fftconvolve(x[:, 0], ir)[: x.shape[0]]
+    white = rng.standard_normal(wet.size)
+    spec = np.fft.rfft(white)
+    spec[1:] /= np.sqrt(np.arange(1, spec.size))
+    pink = np.fft.irfft(spec, wet.size)
+    pink *= np.std(wet) * 10 ** (noise_db / 20) / np.std(pink)
+    y = wet + pink
+    return (0.5 * y / np.max(np.abs(y)))[:, None].astype(np.float32)
+
+
+def test_reverberant_click_track_still_beats(rng):
+    """Regression (issue #4): in a 1.8 s hall with noise the confidence never reached the
+    gate, so no beat fired at all."""
+    x, times = clicks(120.0, 30.0)
+    log, _ = analyse(_hall(x, rng))
+    assert np.median(log.tempi_bpm[-400:]) == pytest.approx(120.0, rel=0.02)
+    ref = [t for t in times if 8.0 < t < 29.9]
+    assert f_measure([b for b in log.beats if b > 8.0], ref) >= 0.9
+
+
+def test_follow_external_clock_sets_beats_bars_and_tempo():
+    """An external clock (Link, MIDI clock) drives tempo, beats and bars, even in silence."""
+    from liveai.analysis.rhythm import BeatTracker
+
+    sr, hop = 48000, 480  # 100 hops per second
+    tr = BeatTracker(sr, hop)
+    f = new_frame()
+    assert not tr.external
+    beats, bars, in_bar = [], [], []
+    last_bar = 0
+    for h in range(600):
+        # 100 BPM: 0.6 s = 60 hops per beat; position at the end of hop h, origin at hop 10.
+        tr.follow_external(100.0, (h + 1 - 10) / 60.0)
+        if tr.process(0.0, 0.0, f):
+            beats.append(h)
+            in_bar.append(int(f["beat_in_bar"]))
+        if int(f["bar_count"]) != last_bar:
+            last_bar = int(f["bar_count"])
+            bars.append(h)
+    assert tr.external
+    assert tr.tempo_bpm == pytest.approx(100.0)
+    # position crosses 1, 2, ... at the end of hops 69, 129, ...; 0 is crossed at hop 9
+    assert beats == [9 + 60 * k for k in range(10)]
+    assert in_bar == [k % 4 for k in range(10)]
+    assert bars == [9, 249, 489]
+    assert f["next_beat_s"] == pytest.approx((60 - (599 - 9) % 60) / 100.0, abs=0.011)
+
+
+def test_release_external_keeps_tempo_and_phase():
+    """After the clock goes away the tracker listens again, from the clock's tempo and phase."""
+    x, times = clicks(120.0, 24.0)
+    fa = FrameAnalyzer(SR, HOP, 2048)
+    frame = new_frame()
+    log = EventLog(SR, HOP)
+    release_s = 6.0
+    for i in range(0, x.shape[0] - HOP + 1, HOP):
+        t_end = (i + HOP) / SR
+        if t_end <= release_s:
+            fa.beats.follow_external(120.0, (t_end - times[0]) * 2.0)
+        elif fa.beats.external:
+            fa.beats.release_external()
+        fa.process_hop(np.ascontiguousarray(x[i : i + HOP]), frame)
+        log.add(frame)
+    assert not fa.beats.external
+    assert f_measure([b for b in log.beats if b < release_s],
+                     [t for t in times if t < release_s]) >= 0.95
+    # no gap and no jump at the release: the beats go on on the clicks
+    after = [b for b in log.beats if release_s < b < 10.0]
+    assert f_measure(after, [t for t in times if release_s < t < 10.0]) >= 0.95
+    assert np.median(log.tempi_bpm[-400:]) == pytest.approx(120.0, rel=0.02)

@@ -24,6 +24,13 @@ RHYTHM_LOW_WEIGHT = 4.0
 #: its beat region).
 TRANSITION_LAMBDA = 100.0
 OBS_LAMBDA = 16.0
+OBS_BETA = 0.0
+#: Tempo prior: log-Gaussian around TEMPO_PRIOR_BPM, applied every hop (per second: weight
+#: exp(-TEMPO_PRIOR_PER_S * z^2), z in TEMPO_PRIOR_OCTAVES).
+TEMPO_PRIOR_BPM = 100.0
+TEMPO_PRIOR_OCTAVES = 1.0
+TEMPO_PRIOR_PER_S = 0.0
+OBS_THETA = 0.3
 #: Probability spread uniformly over every state each hop (recovers from a wrong lock).
 STATE_FLOOR = 1e-6
 #: Activation: memory of the local mean subtracted from the detection function, its weight, and
@@ -46,6 +53,14 @@ PERIOD_SMOOTHING = 0.05
 #: cycle) to switch to 3 beats per bar.
 METER_MIN_CONTRAST = 0.5
 METER_RATIO = 1.5
+PARITY_DECAY = 0.9
+#: Breakdowns: below this confidence, with mean activation at least COAST_MIN_ACTIVITY, a
+#: confident beat holds its tempo and phase for up to COAST_BEATS beats.
+COAST_BELOW = 0.2
+COAST_MIN_ACTIVITY = 0.01
+COAST_BEATS = 32.0
+COAST_ARM_BEATS = 8.0
+COAST_STEADY = 0.03
 
 
 def onset_window(n: int) -> np.ndarray:
@@ -213,18 +228,21 @@ class BeatTracker:
     bpm_range : (float, float)
     beats_per_bar : int
         The metre before the music says otherwise (3 or 4).
-    transition_lambda : float
-        How hard a tempo change is at each beat: ``exp(-lambda * |ratio - 1|)``.
-    obs_lambda : float
-        The beat region is ``1 / obs_lambda`` of a beat.
+    transition_lambda : float, optional
+        How hard a tempo change is at each beat: ``exp(-lambda * |ratio - 1|)``; default
+        TRANSITION_LAMBDA.
+    obs_lambda : float, optional
+        The beat region is ``1 / obs_lambda`` of a beat; default OBS_LAMBDA.
     """
 
     latency_samples = 0
 
     def __init__(self, sample_rate_hz: int, hop_length: int,
                  bpm_range: tuple[float, float] = (60.0, 200.0), beats_per_bar: int = 4,
-                 transition_lambda: float = TRANSITION_LAMBDA,
-                 obs_lambda: float = OBS_LAMBDA) -> None:
+                 transition_lambda: float | None = None,
+                 obs_lambda: float | None = None) -> None:
+        transition_lambda = TRANSITION_LAMBDA if transition_lambda is None else transition_lambda
+        obs_lambda = OBS_LAMBDA if obs_lambda is None else obs_lambda
         self.fps = sample_rate_hz / hop_length  # [samples/s] / [samples/frame]
         self.hop_s = hop_length / sample_rate_hz
         self.bpm_range = (float(bpm_range[0]), float(bpm_range[1]))
@@ -242,12 +260,16 @@ class BeatTracker:
         bs.transition_matrix(self._intervals.astype(np.float64), float(transition_lambda),
                              self._tm)
         self._alpha = np.zeros(n_states)
+        bpm = 60.0 * self.fps / self._intervals  # [frames/s] * [s/min] / [frames/beat]
+        z = np.log2(bpm / TEMPO_PRIOR_BPM) / TEMPO_PRIOR_OCTAVES
+        self._tempo_weight = np.exp(-TEMPO_PRIOR_PER_S / self.fps * z * z)
         self._pred = np.zeros(n_states)
         self._scratch = np.zeros(int(n_max))
         self._marg = np.zeros(self._intervals.size)
         self._info = np.zeros(8)
         self._default_bpb = int(beats_per_bar)
         self._meter_energy = {3: np.zeros(3), 4: np.zeros(4)}
+        self._parity = np.zeros(2)  # accent of even and odd beats
         self._mean_decay = math.exp(-1.0 / (ACT_MEAN_S * self.fps))
         self._peak_decay = math.exp(-1.0 / (ACT_PEAK_S * self.fps))
         self._conf_rate = 1.0 - math.exp(-1.0 / (CONFIDENCE_S * self.fps))
@@ -277,11 +299,18 @@ class BeatTracker:
         self._act_peak = 0.0
         self.activation = 0.0
         self._low_recent = 0.0
+        self._act_recent = 0.0
+        self._credit_act = 0.0
+        self._parity[:] = 0.0
         self._credit_pos = 0
         self._credit_max = 0.0
         self._credit_left = 0
         self._taps: list[int] = []  # hop numbers of the last taps
         self._hold_frames = 0  # a tapped tempo holds (beats fire, no switch) this many hops
+        self._coast_frames = 0  # the beat holds through a breakdown this many more hops
+        self._coast_armed = False
+        self._confident_frames = 0
+        self._steady_lo = self._steady_hi = 0.0
         self.external = False
         self._ext_bpm = 0.0
         self._ext_pos = 0.0
@@ -371,10 +400,14 @@ class BeatTracker:
             e[:] = 0.0
             e[self._downbeat_pos] = max(top, 1e-3) * 4.0
 
-    def _process_external(self) -> bool:
+    def _process_external(self, act: float) -> bool:
         pos, prev = self._ext_pos, self._ext_prev
         self._ext_prev = pos
         self.period = 60.0 * self.fps / self._ext_bpm  # [frames/s] * [s/min] / [beats/min]
+        # How well the audio fits the clock's grid: the confidence the tracker starts from
+        # when the clock goes away.
+        in_beat = (pos - math.floor(pos)) * self.period < max(1.0, self.period / self._obs_lambda)
+        self._update_lift(act, 1.0 if in_beat else 0.0)
         self.confidence = 1.0
         self.beating = True
         self.predicted = True
@@ -428,37 +461,31 @@ class BeatTracker:
         act = self._activation(float(onset_value))
         self.activation = act
         self._low_recent = max(0.8 * self._low_recent, low_value)
+        self._act_recent = max(0.7 * self._act_recent, act)
         if self._credit_left > 0:  # the kick of the last beat may land just after it fired
             self._credit_max = max(self._credit_max, low_value)
+            self._credit_act = max(self._credit_act, act)
             self._credit_left -= 1
             if self._credit_left == 0:
                 self._credit_bar()
         if self.external:
-            beat = self._process_external()
+            beat = self._process_external(act)
             self._write(frame)
             return beat
         info = self._info
-        # A tapped tempo holds: the pointer moves on without listening.
+        # A tapped tempo holds, and so does the beat through a breakdown: the pointer moves on
+        # without listening.
+        listening = self._hold_frames <= 0 and self._coast_frames <= 0
         bs.forward_step(self._alpha, self._pred, self._offsets, self._intervals, self._beat_len,
-                        self._tm, act if self._hold_frames <= 0 else -1.0, self._obs_lambda,
-                        STATE_FLOOR, self._marg, info)
-        r = self._conf_rate
-        pb = float(info[7])
-        self._s_ab += r * (act * pb - self._s_ab)
-        self._s_a += r * (act - self._s_a)
-        self._s_b += r * (pb - self._s_b)
-        self._s_w += r * (1.0 - self._s_w)  # the weight the averages have so far (bias)
-        w = self._s_w
-        self.lift = (self._s_ab / w) / max((self._s_a / w + LIFT_FLOOR) * (self._s_b / w), 1e-12)
-        # [activation where a beat was predicted] / [activation anywhere]: 1 when the
-        # predictions know nothing about the audio (noise), well above in music. A young
-        # average earns less trust.
-        self.confidence = min(max((self.lift - 1.0) / (LIFT_FULL - 1.0), 0.0), 1.0) * w
+                        self._tm, self._tempo_weight, act if listening else -1.0,
+                        self._obs_lambda, OBS_BETA, OBS_THETA, STATE_FLOOR, self._marg, info)
+        w = self._update_lift(act, float(info[7]))
         if self._hold_frames > 0:
             self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
+        self._coast(self._s_a / w)
         if self.confidence >= BEATS_ON_CONFIDENCE:
             self.beating = True
-        elif self.confidence < BEATS_OFF_CONFIDENCE:
+        elif self.confidence < BEATS_OFF_CONFIDENCE and self._coast_frames <= 0:
             self.beating = False
         t, p = int(info[1]), int(info[2])
         n = int(self._intervals[t])
@@ -486,6 +513,51 @@ class BeatTracker:
         self._write(frame)
         return beat
 
+    def _update_lift(self, act: float, pb: float) -> float:
+        """Update the lift and the confidence from this hop; return the averages' weight."""
+        r = self._conf_rate
+        self._s_ab += r * (act * pb - self._s_ab)
+        self._s_a += r * (act - self._s_a)
+        self._s_b += r * (pb - self._s_b)
+        self._s_w += r * (1.0 - self._s_w)  # the weight the averages have so far (bias)
+        w = self._s_w
+        self.lift = (self._s_ab / w) / max((self._s_a / w + LIFT_FLOOR) * (self._s_b / w), 1e-12)
+        # [activation where a beat was predicted] / [activation anywhere]: 1 when the
+        # predictions know nothing about the audio (noise), well above in music. A young
+        # average earns less trust.
+        self.confidence = min(max((self.lift - 1.0) / (LIFT_FULL - 1.0), 0.0), 1.0) * w
+        return w
+
+    def _coast(self, activity: float) -> None:
+        """Keep the beat through a breakdown: the pulse fades while the music plays on.
+
+        When a confident beat loses its confidence while there is still activity (pads, a
+        sparse piano), the tracker stops listening and keeps the tempo and phase for up to
+        COAST_BEATS beats, firing beats; a returning pulse that fits the grid, the coast's end
+        or silence ends it. It is armed by COAST_ARM_BEATS confident beats in a row at a steady
+        tempo (within COAST_STEADY): a rubato has no tempo to hold.
+        """
+        if self.confidence >= BEATS_ON_CONFIDENCE and self.period:
+            if self._confident_frames == 0:
+                self._steady_lo = self._steady_hi = self.period
+            self._confident_frames += 1
+            self._steady_lo = min(self._steady_lo, self.period)
+            self._steady_hi = max(self._steady_hi, self.period)
+            if self._steady_hi > (1.0 + COAST_STEADY) * self._steady_lo:  # not steady
+                self._confident_frames = 0
+            if self._confident_frames >= COAST_ARM_BEATS * self.period:
+                self._coast_armed = True
+        else:
+            self._confident_frames = 0
+        if self._coast_frames > 0:
+            self._coast_frames -= 1
+            if self.confidence >= BEATS_ON_CONFIDENCE or activity < COAST_MIN_ACTIVITY:
+                self._coast_frames = 0
+        elif (self.beating and self._coast_armed and self._hold_frames <= 0 and self.period
+              and self.confidence < COAST_BELOW and activity >= COAST_MIN_ACTIVITY):
+            self._coast_frames = int(COAST_BEATS * self.period)
+            self._coast_armed = False
+
     def _write(self, frame: np.ndarray) -> None:
         frame["tempo_bpm"] = self.tempo_bpm
         frame["tempo_confidence"] = self.confidence
@@ -500,6 +572,8 @@ class BeatTracker:
         frame["next_beat_s"] = max(self.next_beat_at - self.since_beat, 0.0) * self.hop_s
 
     def _credit_bar(self) -> None:
+        par = self._parity
+        par[self._credit_pos % 2] = PARITY_DECAY * par[self._credit_pos % 2] + self._credit_act
         for n, e in self._meter_energy.items():
             e *= 0.98
             e[self._credit_pos % n] += self._credit_max
@@ -531,6 +605,7 @@ class BeatTracker:
             self._credit_bar()
         self._credit_pos = self.beat_count
         self._credit_max = self._low_recent
+        self._credit_act = self._act_recent
         self._credit_left = max(1, round(self.period / 4))
         if self.beat_count >= 12:
             self._choose_meter()

@@ -116,8 +116,8 @@ def transition_matrix(intervals, lam, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def forward_step(alpha, pred, offsets, intervals, beat_len, tm, act, obs_lambda, floor,
-                 marg, info):  # pragma: no cover - compiled
+def forward_step(alpha, pred, offsets, intervals, beat_len, tm, tempo_weight, act, obs_lambda,
+                 obs_beta, obs_theta, floor, marg, info):  # pragma: no cover - compiled
     """One forward (filtering) step of the beat-pointer HMM.
 
     Parameters
@@ -130,6 +130,8 @@ def forward_step(alpha, pred, offsets, intervals, beat_len, tm, act, obs_lambda,
         First state, beat interval [frames] and beat-region length [frames] of each tempo.
     tm : float64 (n_tempi, n_tempi)
         :func:`transition_matrix`.
+    tempo_weight : float64 (n_tempi,)
+        Prior weight of each tempo, applied every frame.
     act : float
         This frame's beat activation, 0..1; negative for none (every state alike).
     obs_lambda : float
@@ -151,6 +153,9 @@ def forward_step(alpha, pred, offsets, intervals, beat_len, tm, act, obs_lambda,
     ns = alpha.shape[0]
     ob = act * (1.0 - 2e-3) + 1e-3
     on = (1.0 - act) * (1.0 - 2e-3) / (obs_lambda - 1.0) + 1e-3 / (obs_lambda - 1.0)
+    if obs_beta > 0.0:
+        ob = np.exp(obs_beta * (act - obs_theta))
+        on = 1.0
     if act < 0.0:  # no observation: the pointer just moves on
         ob = 1.0
         on = 1.0
@@ -177,17 +182,18 @@ def forward_step(alpha, pred, offsets, intervals, beat_len, tm, act, obs_lambda,
         o = offsets[t]
         n = intervals[t]
         nb = beat_len[t]
+        tw = tempo_weight[t]
         m = 0.0
         for p in range(n):
             x = pred[o + p]
             m += x
             if p < nb:
-                x *= ob
+                x *= ob * tw
             else:
-                x *= on
+                x *= on * tw
             pred[o + p] = x
             c += x
-        c0 += m * (nb * ob + (n - nb) * on) / n
+        c0 += m * tw * (nb * ob + (n - nb) * on) / n
     best = 0
     bv = -1.0
     mean_n = 0.0
@@ -290,7 +296,8 @@ def warm_up() -> None:
     tm = np.zeros((2, 2))
     transition_matrix(intervals, 100.0, tm)
     alpha = np.full(9, 1.0 / 9)
-    forward_step(alpha, np.zeros(9), offsets, intervals, np.ones(2, dtype=np.int64), tm, 0.5,
-                 16.0, 1e-6, np.zeros(2), np.zeros(8))
+    forward_step(alpha, np.zeros(9), offsets, intervals, np.ones(2, dtype=np.int64), tm,
+                 np.ones(2), 0.5,
+                 16.0, 0.0, 0.3, 1e-6, np.zeros(2), np.zeros(8))
     set_state(alpha, offsets, intervals, 4.5, 0.0, 0.01)
     shift_phase(alpha, np.zeros(9), offsets, intervals, 1)
