@@ -7,7 +7,7 @@ import pytest
 
 from liveai.analysis.levels import LevelAnalyzer
 from liveai.audio.ring import SpscRing
-from liveai.dsp.levels import FLOOR_DB, levels_offline, log_band_edges
+from liveai.dsp.levels import FLOOR_DB, levels_offline, log_band_edges, spectrum_row
 from liveai.frame import N_BANDS, new_frame
 
 SR = 48000
@@ -175,3 +175,19 @@ def test_chroma_names_the_notes():
     assert top3 == {0, 4, 7}
     silent = run([])
     assert int(silent["pitch_class"]) == -1
+
+
+def test_spectrum_row_is_webaudios_mapping():
+    """|X|/N in dB, -100..-30 dB onto 0..1 (WebAudio's AnalyserNode), clipped; silence is 0.
+
+    Covers the shortcut that clips far-out bins without a logarithm: values just inside and
+    just outside both ends map as the formula says.
+    """
+    n_fft = 2048
+    db = np.concatenate([[-np.inf], np.linspace(-150.0, 10.0, 500),
+                         [-100 - 1e-6, -100 + 1e-6, -30 - 1e-6, -30 + 1e-6, -100.0, -30.0]])
+    mag = n_fft * 10 ** (db / 20)
+    out = np.zeros(db.size, np.float32)
+    spectrum_row(mag, float(n_fft), 0.0, np.zeros(db.size), -100.0, -30.0, out)
+    np.testing.assert_allclose(out, np.clip((db + 100) / 70, 0, 1), atol=1e-6)
+    assert out[0] == 0.0 and out[-1] == 1.0
