@@ -92,8 +92,17 @@ def test_crowd_estimate_when_the_crowd_is_loud(venue_run):
     assert np.max(np.abs(run.crowd_est_db[loud] - run.crowd_true_db[loud])) <= 2.0
 
 
-@pytest.mark.xfail(strict=True, reason="a quiet crowd (-40..-20 dB re music) reads high: the "
-                   "residual echo of a 1.6 s hall dominates (measured up to ~24 dB high)")
+def test_crowd_estimate_follows_the_crowd_once_measured(venue_run):
+    """From 22 s (the snapshot regression's first frames) and outside the 15 s after the
+    audience fills the floor, a crowd 35..15 dB under the music reads within 2 dB."""
+    _, _, fig = venue_run
+    assert fig["crowd_err_settled_db"] <= 2.0
+
+
+@pytest.mark.xfail(strict=True, reason="from 15 s on: until the crowd regression has frames "
+                   "of a converged snapshot (~20 s) the residual stands in and reads high "
+                   "(measured ~+10 dB at 15-19 s), and for ~13 s after the room changes the "
+                   "estimate holds while the crowd grows (measured ~-5 dB)")
 def test_crowd_estimate_follows_the_crowd(venue_run):
     _, _, fig = venue_run
     assert fig["crowd_err_db"] <= 2.0

@@ -8,13 +8,12 @@ From the model:
 - ``response_db``: the model's impulse response, transformed and power-averaged in ⅓-octave bands;
 - ``coherence``: magnitude-squared coherence of the model's estimate ``ŷ`` with the mic, averaged
   over ``average_s`` and over the bins of each band (how much of the mic the programme explains);
-- crowd level: the residual ``e = mic - ŷ`` (of the time-averaged model, whose adaptation noise
-  is averaged out) is crowd plus echo the model has not learned. Over frames of ~5.5 s, far
-  longer than the reverb, the part of ``e`` still coherent with the reference is that echo; its
-  share per band (bias-corrected coherence summed over the fine bins) is taken out. What no
-  linear model explains (the model's own wander on changing music) stays in: with music, the
-  model explains the mic to about 20-25 dB, so crowds quieter than that relative to the music at
-  the mic read high (see ``erle_db`` in the report).
+- crowd level: the residual ``e = mic - ŷ`` is crowd plus echo the model has not learned, and
+  in a reverberant hall the model explains the mic only to some 20-25 dB (see ``erle_db``), so a
+  quiet crowd drowns in that echo. :class:`liveai.mixer.crowd.CrowdRegression` removes it: it
+  freezes snapshots of the model and regresses their residual on the reference over 5.5 s
+  frames, fine bin by fine bin; what no fixed filter of the reference explains is the crowd.
+  Until its first frames are in (some 11 s after the delay is found) the residual stands in.
 
 Everything runs when a full hop of ``frame`` samples has arrived, inside :meth:`push`; it is
 deterministic and independent of the caller's block size.
@@ -30,10 +29,14 @@ import numpy as np
 from liveai.dsp.fdaf import PartitionedModel, gcc_phat
 from liveai.dsp.octave import band_centers_hz, band_matrix
 from liveai.mixer.config import MixerConfig
+from liveai.mixer.crowd import CrowdRegression
 
 log = logging.getLogger(__name__)
 
 _FLOOR = 1e-14  # -140 dB
+#: How far (power ratio, +2 dB) the residual of a band may stand above the regression's crowd
+#: level (a few seconds older) and still be taken as the crowd itself.
+_CROWD_SLACK = 10.0 ** (2.0 / 10.0)
 
 
 def _db(p):
@@ -68,18 +71,10 @@ class RoomEstimator:
         self._mic = np.zeros(n)
         self._fill = 0
         # delay finder: the last 4 s of reference and mic
-        self._long = 1 << int(math.ceil(math.log2(5.0 * sr)))  # residual-echo frames, ~5.5 s
-        self._hist_len = max(n * int(math.ceil(4.0 * sr / n)), self._long)
+        self._hist_len = max(n * int(math.ceil(4.0 * sr / n)),
+                             1 << int(math.ceil(math.log2(5.0 * sr))))
         self._ref_hist = np.zeros(self._hist_len)
         self._mic_hist = np.zeros(self._hist_len)
-        self._e_hist = np.zeros(self._long)
-        long_bins = self._long // 2 + 1
-        self._lxx = np.zeros(long_bins)
-        self._lee = np.zeros(long_bins)
-        self._lex = np.zeros(long_bins, dtype=np.complex128)
-        self._a_long = 1.0 - math.exp(-(self._long / sr) / 12.0)  # ~12 s memory
-        self._n_eff = (2.0 - self._a_long) / self._a_long  # independent frames averaged
-        self._long_frames = 0
         self._delay_every = max(1, int(round(2.0 * sr / n)))
         self._delay_candidate = -1
         self.delay_samples = -1  # not found yet
@@ -90,8 +85,6 @@ class RoomEstimator:
         self.bin_freqs_hz = np.fft.rfftfreq(n, 1.0 / sr)
         self.freqs_hz = estimator_freqs_hz(sr)
         self._bands = band_matrix(self.bin_freqs_hz, self.freqs_hz)
-        self._long_bands = band_matrix(np.fft.rfftfreq(self._long, 1.0 / sr), self.freqs_hz)
-        self.echo_fraction = np.zeros(self.freqs_hz.size)  # residual echo share of the residual
         # every bin belongs to exactly one crowd bucket (the bands plus the bins around them)
         self._bucket = np.argmax(self._bands > 0, axis=0)
         edges_lo = self.freqs_hz[0] * 2 ** (-1 / 6)
@@ -106,6 +99,8 @@ class RoomEstimator:
         self._syd = np.zeros(nb, dtype=np.complex128)
         self._see = np.zeros(nb)
         self._model_to_bin = np.minimum(np.arange(n + 1) // 2, nb - 1)  # 2N-FFT bins -> N-FFT bins
+        #: the crowd, by an exact regression on snapshots of the model (see liveai.mixer.crowd)
+        self.crowd = CrowdRegression(sr, self.freqs_hz, self.model.w.shape, n)
         hop_s = n / sr
         self._a_avg = 1.0 - math.exp(-hop_s / config.average_s)
         self._a_model = 1.0 - math.exp(-hop_s / 2.0)  # model average over ~2 s
@@ -182,40 +177,9 @@ class RoomEstimator:
         self._ref_hist[-n:] = ref
         self._mic_hist[:-n] = self._mic_hist[n:]
         self._mic_hist[-n:] = mic
-        self._e_hist[:-n] = self._e_hist[n:]
-        self._e_hist[-n:] = e
         if self.frames % self._delay_every == 0 and self.frames * n >= self._hist_len:
             self._find_delay()
-        if self.frames % (self._long // n) == 0 and self.frames * n >= self._long:
-            self._residual_echo()
-
-    def _residual_echo(self) -> None:
-        """Share of the residual that the reference still explains, per band, from long frames.
-
-        Over frames of ~5.5 s (far longer than the reverb), the part of the residual ``e`` that
-        is coherent with the reference ``x`` is echo the model has not learned yet. Its share per
-        bin is the magnitude-squared coherence of ``e`` and ``x``, corrected for the bias of a
-        finite average, ``(n g - 1) / (n - 1)``; summed over the many fine bins of a band, it is
-        a precise share even from a few frames.
-        """
-        m = self._long
-        x = np.fft.rfft(self._ref_hist[-m:])
-        e = np.fft.rfft(self._e_hist)
-        a = self._a_long
-        if self._long_frames == 0:
-            a = 1.0
-        self._lxx += a * (x.real ** 2 + x.imag ** 2 - self._lxx)
-        self._lee += a * (e.real ** 2 + e.imag ** 2 - self._lee)
-        self._lex += a * (e * np.conj(x) - self._lex)
-        self._long_frames += 1
-        n_eff = min(self._n_eff, float(self._long_frames))
-        if n_eff < 2.5:  # the coherence of one or two frames says nothing yet
-            return
-        g = np.abs(self._lex) ** 2 / np.maximum(self._lxx * self._lee, _FLOOR ** 2)
-        g = np.clip((n_eff * g - 1.0) / (n_eff - 1.0), 0.0, 1.0)
-        echo = self._long_bands @ (g * self._lee)
-        total = self._long_bands @ self._lee
-        self.echo_fraction = np.clip(echo / np.maximum(total, _FLOOR), 0.0, 1.0)
+        self.crowd.push(self.model, ref, mic)
 
     def _find_delay(self) -> None:
         max_lag = int(self.config.max_delay_ms * 1e-3 * self.sample_rate_hz)
@@ -281,8 +245,24 @@ class RoomEstimator:
         return np.clip(self._bands @ np.minimum(msc, 1.0), 0.0, 1.0)
 
     def crowd_band_power(self) -> np.ndarray:
-        """Crowd power per band at the mic (mean square): residual less its echo share."""
-        return self._crowd_band * np.maximum(1.0 - self.echo_fraction, 0.01)
+        """Crowd power per band at the mic (mean square).
+
+        Per band, the model's residual (current, averaged over ``average_s``) where it is the
+        crowd, and the snapshot regression's level (:class:`liveai.mixer.crowd.CrowdRegression`,
+        a few seconds old) + 2 dB where the residual is mostly programme echo. Until the
+        regression has its first frames (some 14 s into the programme), the residual alone,
+        which reads high in a reverberant hall (see :attr:`crowd_valid`).
+        """
+        if self.crowd.valid:
+            # the residual where it is the crowd (it is current and averaged as the other
+            # levels are); the regression where the residual is mostly programme echo
+            return np.minimum(self._crowd_band, self.crowd.band_power * _CROWD_SLACK)
+        return self._crowd_band.copy()
+
+    @property
+    def crowd_valid(self) -> bool:
+        """True once the crowd level comes from the regression (before: the residual, high)."""
+        return bool(self.crowd.valid)
 
     def crowd_band_db(self) -> np.ndarray:
         """Crowd level per band at the mic, dBFS (mean square of that band's share)."""

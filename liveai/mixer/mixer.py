@@ -187,9 +187,9 @@ class AdaptiveMixer:
                                  f"{self.autoeq.gains_db[k]:+.1f} dB",
                                  f"room {self.autoeq.wanted_db[k]:+.1f} dB wanted there; "
                                  f"{int(np.count_nonzero(np.abs(delta) > 1e-9))} bands moved")
-        # crowd compensation once the room model explains the mic (an unlearned room would
-        # read as a loud crowd)
-        if (self.crowd_enabled and not self.autoeq.locked and est.seconds >= 10.0
+        # crowd compensation once the crowd level is measured (the residual of an unlearned
+        # room would read as a loud crowd)
+        if (self.crowd_enabled and not self.autoeq.locked and est.crowd_valid
                 and est.erle_db() > 3.0):
             margin = est.music_level_db() - est.crowd_level_db()
             want = float(np.clip(self.crowd_gain_db + cfg.crowd_margin_db - margin, 0.0,
@@ -312,7 +312,9 @@ class AdaptiveMixer:
         dict
             ``freqs_hz`` (n,) ⅓-octave centres; ``response_db`` (n,) room magnitude, dB;
             ``coherence`` (n,) 0..1; ``eq_db`` (n,) the EQ in force; ``target_db`` (n,);
-            ``crowd_level_db`` dBFS at the mic; ``crowd_band_db`` (n,); ``music_level_db``;
+            ``crowd_level_db`` dBFS at the mic; ``crowd_valid`` (False while the crowd level
+            is still the model's residual, which reads high); ``crowd_band_db`` (n,);
+            ``music_level_db``;
             ``mic_level_db``; ``erle_db``; ``gain_db``; ``crowd_gain_db``; ``band_freqs_hz``;
             ``band_gains_db``; ``wanted_gains_db``; ``limiter_gain_db`` (lowest since the last
             report); ``delay_ms`` (-1 until found); ``seconds``; ``bypass``; ``locked``;
@@ -330,6 +332,7 @@ class AdaptiveMixer:
             "eq_db": self.autoeq.curve_db(f),
             "target_db": self.autoeq.target_db.copy(),
             "crowd_level_db": est.crowd_level_db(),
+            "crowd_valid": bool(est.crowd_valid),
             "crowd_band_db": est.crowd_band_db(),
             "residual_level_db": est.residual_level_db(),
             "music_level_db": est.music_level_db(),

@@ -69,6 +69,7 @@ def result_dtype(n_freqs: int) -> np.dtype:
         ("delay_samples", "<i8"),  # -1 until found
         ("delay_confidence", "<f8"),
         ("nonfinite", "<i8"),  # mic samples replaced
+        ("crowd_valid", "<i8"),  # 1 once the crowd level comes from the regression
         ("crowd_level_db", "<f8"),
         ("residual_level_db", "<f8"),
         ("music_level_db", "<f8"),
@@ -277,6 +278,11 @@ class RemoteEstimate:
         """Non-finite mic samples replaced by the child."""
         return int(self.rec["nonfinite"])
 
+    @property
+    def crowd_valid(self) -> bool:
+        """True once the crowd level comes from the child's regression."""
+        return bool(self.rec["crowd_valid"])
+
     def seed_delay(self, delay_samples: int, why: str = "room profile") -> None:
         """Ask the child to place its room model at ``delay_samples`` (see RoomEstimator)."""
         self._pending_delay = int(delay_samples)
@@ -325,6 +331,7 @@ def estimates(est: RoomEstimator) -> dict:
     return {
         "frames": est.frames, "seconds": est.seconds, "delay_samples": est.delay_samples,
         "delay_confidence": est.delay_confidence, "nonfinite": est.nonfinite,
+        "crowd_valid": int(est.crowd_valid),
         "crowd_level_db": est.crowd_level_db(), "residual_level_db": est.residual_level_db(),
         "music_level_db": est.music_level_db(), "mic_level_db": est.mic_level_db(),
         "erle_db": est.erle_db(), "response_db": est.response_db(),
