@@ -265,6 +265,43 @@ def _liveai_events(x: np.ndarray, sr: int, hop: int) -> tuple[dict, float]:
     return log.as_dict(), time.perf_counter() - t0
 
 
+def _liveai_stage_us(x: np.ndarray, sr: int, hop: int) -> dict[str, float]:
+    """Mean microseconds per hop of each analyser in FrameAnalyzer, and of the whole hop.
+
+    Each analyser's entry point is wrapped in a timer on this one instance, so the breakdown
+    follows whatever the pipeline calls; the timers add well under a microsecond per stage.
+    """
+    from liveai.analysis.pipeline import FrameAnalyzer
+    from liveai.frame import new_frame
+
+    fa = FrameAnalyzer(sr, hop, 2048)
+    ns: dict[str, int] = {}
+
+    def timed(name: str, fn):
+        ns[name] = 0
+
+        def wrapper(*args):
+            t0 = time.perf_counter_ns()
+            fn(*args)
+            ns[name] += time.perf_counter_ns() - t0
+        return wrapper
+
+    stages = (("levels", fa.levels, "process_hop"), ("onsets", fa.onsets, "process"),
+              ("beats", fa.beats, "process"), ("sections", fa.sections, "process"))
+    for name, obj, method in stages:
+        setattr(obj, method, timed(name, getattr(obj, method)))
+    frame = new_frame()
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n = 0
+    total = 0
+    for i in range(0, x.shape[0] - hop + 1, hop):
+        t0 = time.perf_counter_ns()
+        fa.process_hop(x[i : i + hop], frame)
+        total += time.perf_counter_ns() - t0
+        n += 1
+    return {name: t / (1e3 * n) for name, t in ns.items()} | {"total": total / (1e3 * n)}
+
+
 def _aubio_events(x: np.ndarray, sr: int, hop: int) -> tuple[dict, float]:
     import aubio
 
@@ -403,6 +440,7 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
              f"{'material':38} {'len s':>6} | {'liveai F  CMLt  AMLt  onF  downF':>33} | "
              f"{'aubio F  CMLt  AMLt  onF':>26}"]
     t_live = t_aubio = audio_s = 0.0
+    aubio_hop_us = []
 
     def fmt(s: dict, keys: tuple[str, ...]) -> str:
         return " ".join(f"{s[k]:5.2f}" if k in s else "   - " for k in keys)
@@ -412,6 +450,7 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
         ours, t1 = _liveai_events(x, sr, hop)
         theirs, t2 = _aubio_events(x, sr, hop)
         t_live, t_aubio, audio_s = t_live + t1, t_aubio + t2, audio_s + x.shape[0] / sr
+        aubio_hop_us.append(1e6 * t2 / max(x.shape[0] // hop, 1))
         s1, s2 = _scores(ours, ann), _scores(theirs, ann)
         lines.append(f"{name[:38]:38} {x.shape[0] / sr:6.1f} | "
                      f"{fmt(s1, ('F', 'CMLt', 'AMLt', 'onsetF', 'downF')):>33} | "
@@ -419,6 +458,13 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
     lines.append(f"speed: liveai {audio_s / t_live:7.0f}x real time (full analysis), aubio "
                  f"{audio_s / t_aubio:7.0f}x (tempo + onsets); ratio liveai/aubio "
                  f"{t_aubio / t_live:5.2f}")
+    # Where liveai's time goes, hop by hop, on the first material (the demo groove).
+    name, x, sr, _ = material[0]
+    us = _liveai_stage_us(x, sr, hop)
+    lines.append(f"per hop ({name}, {sr} Hz): liveai {us['total']:.0f} us = levels "
+                 f"{us['levels']:.0f} + onsets {us['onsets']:.0f} + beats {us['beats']:.0f} + "
+                 f"sections {us['sections']:.0f} (+ glue); aubio {aubio_hop_us[0]:.0f} us "
+                 "(tempo + onsets)")
     lat = _latency(48000, 128, latency_s)
     if lat.size:
         lines.append(f"latency, block entering the ring -> its FeatureFrame published (48 kHz, "
