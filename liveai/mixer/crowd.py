@@ -152,8 +152,8 @@ class CrowdRegression:
         ref, mic : np.ndarray, shape (hop,), float64
         """
         n = self.hop
-        self._x_hist[:-n] = self._x_hist[n:]
-        self._x_hist[-n:] = ref
+        at = self._samples % self.frame  # rings of one frame: no shifting every hop
+        self._x_hist[at:at + n] = ref
         for w in self._windows:
             if not w.active:
                 continue
@@ -161,9 +161,8 @@ class CrowdRegression:
                 w.shift(model.offset)
             fdaf_filter(model.fdl, model.head, model.offset, w.snap, self._ones, self._y,
                         self._norm)
-            w.e_hist[:-n] = w.e_hist[n:]
             e = mic - np.fft.irfft(self._y, 2 * n)[n:]
-            w.e_hist[-n:] = e
+            w.e_hist[at:at + n] = e
             w.valid += n
             w.pow_e += self._a_pow * (float(np.mean(e * e)) - w.pow_e)
             w.pow_mic += self._a_pow * (float(np.mean(mic * mic)) - w.pow_mic)
@@ -172,7 +171,10 @@ class CrowdRegression:
             self._frame(model)
 
     def _frame(self, model) -> None:
-        x = self._x_hist
+        # the rings, oldest sample first (the frame is a whole number of hops, so at a frame
+        # boundary the oldest sample sits at the write position)
+        at = self._samples % self.frame
+        x = np.roll(self._x_hist, -at)
         xw = np.fft.rfft(x * self.win)
         xd = np.fft.rfft(x * self.dwin)
         best = None
@@ -191,7 +193,7 @@ class CrowdRegression:
                 self.mismatches += 1
             if not w.active or w.valid < self.frame:
                 continue
-            e = np.fft.rfft(w.e_hist * self.win)
+            e = np.fft.rfft(np.roll(w.e_hist, -at) * self.win)
             w.a += xw.real ** 2 + xw.imag ** 2
             w.c += xd.real ** 2 + xd.imag ** 2
             w.b += np.conj(xw) * xd
