@@ -24,13 +24,12 @@ RHYTHM_LOW_WEIGHT = 4.0
 #: its beat region).
 TRANSITION_LAMBDA = 100.0
 OBS_LAMBDA = 16.0
-OBS_BETA = 0.0
 #: Tempo prior: log-Gaussian around TEMPO_PRIOR_BPM, applied every hop (per second: weight
-#: exp(-TEMPO_PRIOR_PER_S * z^2), z in TEMPO_PRIOR_OCTAVES).
+#: exp(-TEMPO_PRIOR_PER_S * z^2), z in TEMPO_PRIOR_OCTAVES). Off: on the groove corpus it did
+#: not move an octave choice until it was strong enough to break others.
 TEMPO_PRIOR_BPM = 100.0
 TEMPO_PRIOR_OCTAVES = 1.0
 TEMPO_PRIOR_PER_S = 0.0
-OBS_THETA = 0.3
 #: Probability spread uniformly over every state each hop (recovers from a wrong lock).
 STATE_FLOOR = 1e-6
 #: Activation: memory of the local mean subtracted from the detection function, its weight, and
@@ -53,7 +52,6 @@ PERIOD_SMOOTHING = 0.05
 #: cycle) to switch to 3 beats per bar.
 METER_MIN_CONTRAST = 0.5
 METER_RATIO = 1.5
-PARITY_DECAY = 0.9
 #: Breakdowns: below this confidence, with mean activation at least COAST_MIN_ACTIVITY, a
 #: confident beat holds its tempo and phase for up to COAST_BEATS beats.
 COAST_BELOW = 0.2
@@ -213,9 +211,13 @@ class BeatTracker:
     is the observation; a beat fires in the hop where the most probable state reaches the
     start of a beat, and the same state says when the next beat is due.
 
-    Confidence: how much better the model explains the recent detection function than a beat
-    at a random phase would (the likelihood ratio per hop, averaged over about two seconds).
-    Periodic onsets raise it, in a reverberant room too; noise and silence do not.
+    Confidence: the lift, how much more activation arrives where the model predicted a beat
+    (before it saw the hop) than on average, over about two seconds. Predictions know nothing
+    about noise (lift 1); periodic onsets raise it, in a reverberant room too; silence has none.
+    A confident, steady beat that loses its pulse while the music plays on (a breakdown) keeps
+    its tempo and phase for a while (:meth:`_coast`).
+
+    An external clock (:meth:`follow_external`) takes over tempo, beats and bars while it runs.
 
     Bars: the low band (kick, bass) at each beat is credited to its position in cycles of 3 and
     of 4 beats; the metre whose cycle stands out the most wins (4 unless 3 clearly does), and
@@ -266,10 +268,9 @@ class BeatTracker:
         self._pred = np.zeros(n_states)
         self._scratch = np.zeros(int(n_max))
         self._marg = np.zeros(self._intervals.size)
-        self._info = np.zeros(8)
+        self._info = np.zeros(7)
         self._default_bpb = int(beats_per_bar)
         self._meter_energy = {3: np.zeros(3), 4: np.zeros(4)}
-        self._parity = np.zeros(2)  # accent of even and odd beats
         self._mean_decay = math.exp(-1.0 / (ACT_MEAN_S * self.fps))
         self._peak_decay = math.exp(-1.0 / (ACT_PEAK_S * self.fps))
         self._conf_rate = 1.0 - math.exp(-1.0 / (CONFIDENCE_S * self.fps))
@@ -299,9 +300,6 @@ class BeatTracker:
         self._act_peak = 0.0
         self.activation = 0.0
         self._low_recent = 0.0
-        self._act_recent = 0.0
-        self._credit_act = 0.0
-        self._parity[:] = 0.0
         self._credit_pos = 0
         self._credit_max = 0.0
         self._credit_left = 0
@@ -461,10 +459,8 @@ class BeatTracker:
         act = self._activation(float(onset_value))
         self.activation = act
         self._low_recent = max(0.8 * self._low_recent, low_value)
-        self._act_recent = max(0.7 * self._act_recent, act)
         if self._credit_left > 0:  # the kick of the last beat may land just after it fired
             self._credit_max = max(self._credit_max, low_value)
-            self._credit_act = max(self._credit_act, act)
             self._credit_left -= 1
             if self._credit_left == 0:
                 self._credit_bar()
@@ -478,8 +474,8 @@ class BeatTracker:
         listening = self._hold_frames <= 0 and self._coast_frames <= 0
         bs.forward_step(self._alpha, self._pred, self._offsets, self._intervals, self._beat_len,
                         self._tm, self._tempo_weight, act if listening else -1.0,
-                        self._obs_lambda, OBS_BETA, OBS_THETA, STATE_FLOOR, self._marg, info)
-        w = self._update_lift(act, float(info[7]))
+                        self._obs_lambda, STATE_FLOOR, self._marg, info)
+        w = self._update_lift(act, float(info[6]))
         if self._hold_frames > 0:
             self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
         self._coast(self._s_a / w)
@@ -572,8 +568,6 @@ class BeatTracker:
         frame["next_beat_s"] = max(self.next_beat_at - self.since_beat, 0.0) * self.hop_s
 
     def _credit_bar(self) -> None:
-        par = self._parity
-        par[self._credit_pos % 2] = PARITY_DECAY * par[self._credit_pos % 2] + self._credit_act
         for n, e in self._meter_energy.items():
             e *= 0.98
             e[self._credit_pos % n] += self._credit_max
@@ -605,7 +599,6 @@ class BeatTracker:
             self._credit_bar()
         self._credit_pos = self.beat_count
         self._credit_max = self._low_recent
-        self._credit_act = self._act_recent
         self._credit_left = max(1, round(self.period / 4))
         if self.beat_count >= 12:
             self._choose_meter()

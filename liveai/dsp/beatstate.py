@@ -117,7 +117,7 @@ def transition_matrix(intervals, lam, out):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def forward_step(alpha, pred, offsets, intervals, beat_len, tm, tempo_weight, act, obs_lambda,
-                 obs_beta, obs_theta, floor, marg, info):  # pragma: no cover - compiled
+                 floor, marg, info):  # pragma: no cover - compiled
     """One forward (filtering) step of the beat-pointer HMM.
 
     Parameters
@@ -141,21 +141,17 @@ def forward_step(alpha, pred, offsets, intervals, beat_len, tm, tempo_weight, ac
         Probability mixed in uniformly each frame (recovery from a wrong lock).
     marg : float64 (n_tempi,)
         Out: posterior probability of each tempo.
-    info : float64 (8,)
+    info : float64 (7,)
         Out: log(likelihood / likelihood under a uniform phase) of this frame, the most
         probable state's tempo index, its phase position, the posterior mean interval
         [frames], the posterior probability of the most probable tempo, and the posterior
-        probability that this frame is in a beat region, and the concentration of the beat
-        phase (the length of the posterior's mean phase vector, 0..1), and the probability,
-        predicted before this frame's observation, that this frame is in a beat region.
+        probability that this frame is in a beat region, and that probability predicted
+        before this frame's observation.
     """
     nt = intervals.shape[0]
     ns = alpha.shape[0]
     ob = act * (1.0 - 2e-3) + 1e-3
     on = (1.0 - act) * (1.0 - 2e-3) / (obs_lambda - 1.0) + 1e-3 / (obs_lambda - 1.0)
-    if obs_beta > 0.0:
-        ob = np.exp(obs_beta * (act - obs_theta))
-        on = 1.0
     if act < 0.0:  # no observation: the pointer just moves on
         ob = 1.0
         on = 1.0
@@ -198,8 +194,6 @@ def forward_step(alpha, pred, offsets, intervals, beat_len, tm, tempo_weight, ac
     bv = -1.0
     mean_n = 0.0
     in_beat = 0.0
-    cr = 0.0
-    ci = 0.0
     best_t = 0
     best_tv = -1.0
     if c <= 0.0:
@@ -213,8 +207,6 @@ def forward_step(alpha, pred, offsets, intervals, beat_len, tm, tempo_weight, ac
             x = pred[o + p] / c * (1.0 - floor) + floor / ns
             alpha[o + p] = x
             m += x
-            cr += x * np.cos(2.0 * np.pi * p / n)
-            ci += x * np.sin(2.0 * np.pi * p / n)
             if p < nb:
                 in_beat += x
             if x > bv:
@@ -242,8 +234,7 @@ def forward_step(alpha, pred, offsets, intervals, beat_len, tm, tempo_weight, ac
     info[3] = mean_n
     info[4] = best_tv
     info[5] = in_beat
-    info[6] = np.sqrt(cr * cr + ci * ci)
-    info[7] = pb
+    info[6] = pb
 
 
 @njit(cache=True, nogil=True)
@@ -297,7 +288,6 @@ def warm_up() -> None:
     transition_matrix(intervals, 100.0, tm)
     alpha = np.full(9, 1.0 / 9)
     forward_step(alpha, np.zeros(9), offsets, intervals, np.ones(2, dtype=np.int64), tm,
-                 np.ones(2), 0.5,
-                 16.0, 0.0, 0.3, 1e-6, np.zeros(2), np.zeros(8))
+                 np.ones(2), 0.5, 16.0, 1e-6, np.zeros(2), np.zeros(7))
     set_state(alpha, offsets, intervals, 4.5, 0.0, 0.01)
     shift_phase(alpha, np.zeros(9), offsets, intervals, 1)
