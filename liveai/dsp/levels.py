@@ -296,6 +296,8 @@ def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, 
     rms_db[1] = peak
     shift_append(buf, mono)
     apply_window(buf, window, windowed)
+    # pocketfft (through rocket-fft) takes its scratch from the heap on each call, as numpy's
+    # rfft did from Python: small, fixed-size, and the one allocation of the hop.
     np.fft.rfft(windowed, out=spec)
     band_powers_db(spec, band_lo, band_hi, band_norm, band_db)
     magnitudes(spec, mag)
