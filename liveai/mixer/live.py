@@ -327,11 +327,14 @@ class LiveMixer:
         """Report the estimates to the store (read-only parameters) and keep them."""
         r = self.mixer.report()
         self.last_report = r
-        self.history.append((round(time.monotonic() - self._t0, 2), r["crowd_level_db"],
+        # a crowd level not measured yet (the room model's residual, high) is not published:
+        # the visuals and the desks would see a loud crowd that is not there
+        crowd_db = r["crowd_level_db"] if r["crowd_valid"] else float("nan")
+        self.history.append((round(time.monotonic() - self._t0, 2), crowd_db,
                              r["music_level_db"], r["gain_db"], r["limiter_gain_db"]))
         if self._store is not None:
             for name in ESTIMATES:
-                v = float(r[name])
+                v = float(r[name]) if name != "crowd_level_db" else crowd_db
                 v = min(max(v if math.isfinite(v) else -120.0, -120.0), 40.0)
                 self._store.set(f"{PREFIX}/{name}", round(v, 1), source="mixer")
         return r

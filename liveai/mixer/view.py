@@ -170,7 +170,7 @@ table{border-collapse:collapse;width:100%} td{padding:2px 6px;border-bottom:1px 
  <div class="panel"><h2>Coherence per band (0..1)</h2><canvas id="coh"></canvas></div>
  <div class="panel"><h2>Band gains: in force (bars), wanted (dots)</h2>
   <canvas id="bands"></canvas></div>
- <div class="panel"><h2>Levels at the mic: music (white), crowd (orange), dBFS</h2>
+ <div class="panel"><h2>Levels at the mic: music (white), crowd (orange, once measured), dBFS</h2>
   <canvas id="crowd"></canvas></div>
  <div class="panel"><h2>Gain (green) and limiter gain reduction (red), dB</h2>
   <canvas id="gain"></canvas></div>
@@ -267,7 +267,8 @@ function draw(s){
   const fmt=(v,d)=>v===null||v===undefined?"–":v.toFixed(d===undefined?1:d);
   document.getElementById("status").innerHTML=
     "<span class=big>gain "+fmt(r.gain_db)+" dB</span>"+
-    "<span class=big>crowd "+fmt(r.crowd_level_db)+" dBFS</span>"+
+    "<span class=big>crowd "+(r.crowd_valid? fmt(r.crowd_level_db)+" dBFS" :
+      "not measured yet")+"</span>"+
     "<span>music "+fmt(r.music_level_db)+" dBFS</span>"+
     "<span>limiter "+fmt(r.limiter_gain_db)+" dB</span>"+
     "<span>delay "+fmt(r.delay_ms)+" ms</span><span>model explains "+fmt(r.erle_db)+" dB</span>"+
