@@ -488,3 +488,11 @@ def test_release_external_keeps_tempo_and_phase():
     after = [b for b in log.beats if release_s < b < 10.0]
     assert f_measure(after, [t for t in times if release_s < t < 10.0]) >= 0.95
     assert np.median(log.tempi_bpm[-400:]) == pytest.approx(120.0, rel=0.02)
+
+
+def test_tempo_between_two_tempo_states_is_exact():
+    """The tracker's states have whole-hop beat intervals (124 BPM is 45.4 hops at 48 kHz,
+    hop 512); the reported tempo averages the beats' intervals, so it is not stuck on a state."""
+    x, _ = clicks(124.0, 24.0)
+    log, _ = analyse(x)
+    assert np.median(log.tempi_bpm[-400:]) == pytest.approx(124.0, rel=0.005)

@@ -46,8 +46,10 @@ ACT_POWER = 1.0
 CONFIDENCE_S = 2.0
 LIFT_FULL = 2.5
 LIFT_FLOOR = 0.02
-#: Smoothing of the reported beat period (per hop).
+#: Smoothing of the reported beat period (per hop), and the number of beats whose mean
+#: interval it follows.
 PERIOD_SMOOTHING = 0.05
+IBI_BEATS = 8
 #: Metre: the 3-beat cycle must stand out this much (and this many times more than the 4-beat
 #: cycle) to switch to 3 beats per bar.
 METER_MIN_CONTRAST = 0.5
@@ -269,6 +271,7 @@ class BeatTracker:
         self._scratch = np.zeros(int(n_max))
         self._marg = np.zeros(self._intervals.size)
         self._info = np.zeros(7)
+        self._beat_frames = np.zeros(IBI_BEATS + 1)  # hop numbers of the last beats
         self._default_bpb = int(beats_per_bar)
         self._meter_energy = {3: np.zeros(3), 4: np.zeros(4)}
         self._mean_decay = math.exp(-1.0 / (ACT_MEAN_S * self.fps))
@@ -296,6 +299,8 @@ class BeatTracker:
         self.beat_in_bar = -1  # unknown until the downbeat is found
         self._downbeat_pos = -1  # beat position (mod beats_per_bar) of the downbeat; -1 unknown
         self._last_frac = 0.0
+        self._beat_frames[:] = 0.0
+        self._n_beat_frames = 0
         self._act_mean = 0.0
         self._act_peak = 0.0
         self.activation = 0.0
@@ -485,17 +490,23 @@ class BeatTracker:
             self.beating = False
         t, p = int(info[1]), int(info[2])
         n = int(self._intervals[t])
-        mean_n = float(info[3])
+        target = self._beat_interval(n)
+        if target <= 0.0:
+            target = float(info[3])
         if self._hold_frames > 0 and self.period:
             pass  # a tapped tempo holds
         elif self.period == 0.0 or self.frames < 8:
-            self.period = mean_n
+            self.period = target
         else:
-            self.period += PERIOD_SMOOTHING * (mean_n - self.period)
+            self.period += PERIOD_SMOOTHING * (target - self.period)
         frac = p / n
         self.since_beat += 1
         beat = False
         if frac < self._last_frac - 0.5 and self.since_beat >= 0.5 * n:
+            bf = self._beat_frames
+            bf[:-1] = bf[1:]
+            bf[-1] = self.frames
+            self._n_beat_frames += 1
             if self.beating:
                 beat = True
                 self._on_beat()
@@ -508,6 +519,24 @@ class BeatTracker:
         self.predicted = True
         self._write(frame)
         return beat
+
+    def _beat_interval(self, n: int) -> float:
+        """The mean interval of the last IBI_BEATS beats [hops], 0 if they disagree.
+
+        The states' intervals are whole hops; the beats they fire average to the fraction in
+        between (124 BPM at 86 hops/s is 41.7 hops, between the states 41 and 42).
+        """
+        if self._n_beat_frames <= IBI_BEATS:
+            return 0.0
+        bf = self._beat_frames
+        lo = hi = bf[1] - bf[0]
+        for i in range(1, IBI_BEATS):
+            d = bf[i + 1] - bf[i]
+            lo, hi = min(lo, d), max(hi, d)
+        mean = (bf[-1] - bf[0]) / IBI_BEATS
+        if hi > 1.15 * lo or abs(mean - n) > 0.1 * n:
+            return 0.0
+        return float(mean)
 
     def _update_lift(self, act: float, pb: float) -> float:
         """Update the lift and the confidence from this hop; return the averages' weight."""
