@@ -527,6 +527,7 @@ class Engine:
             self._started_at = time.monotonic()
             if self.live_mixer is not None:
                 self.live_mixer.start()
+                self._seed_room_profile()
             self._analysis = threading.Thread(target=self._analyse, name="liveai-analysis",
                                               daemon=True)
             self._analysis.start()
@@ -544,6 +545,33 @@ class Engine:
         except BaseException:
             self.stop()
             raise
+
+    def _seed_room_profile(self) -> None:
+        """Start the mixer's room estimate at the soundcheck's delay (``[mixer] profile``)."""
+        live, m = self.live_mixer, self.config.mixer
+        if live is None or not m.mic_channel or m.profile == "none":
+            return
+        from liveai.mixer.measure import ProfileError
+        from liveai.mixer.soundcheck import PROFILE_NAME, default_profile_dir
+
+        path = (default_profile_dir() / f"{PROFILE_NAME}.json" if m.profile == "auto"
+                else Path(m.profile).expanduser())
+        if m.profile == "auto" and not path.is_file():
+            log.info("no room profile at %s (liveai measure makes one): the mixer finds the "
+                     "delay from the music", path)
+            return
+        manager = getattr(self.source, "manager", None)
+        latency = manager.latency_s if manager is not None else None
+        io_ms = 1e3 * sum(latency) if isinstance(latency, tuple) else None
+        try:
+            prof = live.mixer.load_profile(path, io_ms)
+        except (ProfileError, OSError) as exc:
+            log.warning("room profile %s not used (%s): the mixer finds the delay from the "
+                        "music", path, exc)
+            return
+        delay_ms = 1e3 * live.mixer.estimator.delay_samples / live.mixer.sample_rate_hz
+        log.info("room estimate starts from the soundcheck of %s (%s): delay %.1f ms",
+                 prof.date or "an unknown date", path, delay_ms)
 
     def stop(self) -> None:
         """Stop everything (projectors first, then the analysis, then the audio)."""

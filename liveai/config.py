@@ -484,6 +484,9 @@ class MixerConfig:
     update_s: float = _opt(0.5, "how often the EQ/gain targets are recomputed", min=0.05, max=10.0)
     ref_floor_db: float = _opt(-70.0, "reference level below which nothing is learned", min=-120.0,
                                max=-20.0)
+    profile: str = _opt("auto", "room profile from `liveai measure` the live estimate starts "
+                        "from (its delay): a path, auto = ~/.config/liveai/room/room_profile.json "
+                        "when there is one, none = find the delay from the music")
     # what the engineer sees
     view_port: int = _opt(0, "serve the mixer's live view on http://127.0.0.1:PORT/mixer "
                           "(0 = off)", min=0, max=65535)

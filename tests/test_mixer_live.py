@@ -238,3 +238,42 @@ def test_a_mixer_table_loads(tmp_path):
     live = LiveMixer(SR, 256, np.array([0, 1], dtype=np.intp), m, 4)
     np.testing.assert_array_equal(live.out_map, [-1, -1, 0, 1])
     np.testing.assert_array_equal(live.fallback_map, [-1, -1, 0, 1])
+
+
+@pytest.mark.jack
+def test_the_live_room_estimate_starts_from_the_soundcheck_profile(jack_server, tmp_path,
+                                                                   monkeypatch, caplog):
+    """`liveai measure` writes a profile; the engine's mixer starts at its delay (acoustic
+    delay + this stream's latency), and a broken profile is reported and left out."""
+    from liveai.mixer.measure import RoomProfile, save_profile
+
+    caplog.set_level(logging.INFO)
+    jack_server(period_frames=1024)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    prof = RoomProfile(sample_rate_hz=SR, delay_ms=95.0, rt60_s={"1000": 1.2},
+                       freqs_hz=[1000.0], response_db=[0.0], date="2026-11-25",
+                       acoustic_delay_ms=52.5, io_latency_ms=42.5)
+    save_profile(prof, tmp_path / "liveai" / "room" / "room_profile.json")
+    config = _config()
+    engine = Engine(config, build_source(config), projector=False)
+    engine.start()
+    try:
+        latency = engine.source.manager.latency_s
+        want_ms = 52.5 + 1e3 * sum(latency)
+        got_ms = 1e3 * engine.live_mixer.mixer.estimator.delay_samples / SR
+        assert got_ms == pytest.approx(want_ms, abs=1e3 / SR)
+    finally:
+        engine.stop()
+        engine.close()
+    assert "soundcheck of 2026-11-25" in caplog.text
+    (tmp_path / "broken.json").write_text("{ not json")
+    config = dataclasses.replace(config, mixer=dataclasses.replace(
+        config.mixer, profile=str(tmp_path / "broken.json")))
+    engine = Engine(config, build_source(config), projector=False)
+    engine.start()
+    try:
+        assert engine.live_mixer.mixer.estimator.delay_samples == -1  # found from the music
+    finally:
+        engine.stop()
+        engine.close()
+    assert "broken.json not used" in caplog.text
