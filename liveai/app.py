@@ -189,6 +189,15 @@ def seed_from_preset(store: ParameterStore, config: ShowConfig) -> None:
         result = store.set(address, value, source="preset")
         if not result.ok:
             log.warning("preset value for %s not taken: %s", address, result.message)
+    # The OSC peers as the preset names them (desk-template targets stay in the preset).
+    natives = [t for t in config.osc_out.targets if isinstance(t, str)]
+    natives += [t.address for t in config.osc_out.targets
+                if not isinstance(t, str) and t.template == "liveai"]
+    for address, value in (("/liveai/osc/feedback", ", ".join(config.control.feedback)),
+                           ("/liveai/osc_out/targets", ", ".join(natives))):
+        result = store.set(address, value, source="preset")
+        if not result.ok:
+            log.warning("preset value for %s not taken: %s", address, result.message)
 
 
 class ProjectorSupervisor:
@@ -467,6 +476,8 @@ class Engine:
         if config.osc_out.targets:
             self.osc_out = FeatureSender(self.record, config.osc_out.targets,
                                          config.osc_out.rate_hz, crowd=self._crowd_levels)
+        self.params.subscribe(self._on_param)
+        self._running = False
         self.live_mixer = self._build_mixer(config, source)
         self._frame = new_frame()
         self._frame["sample_rate_hz"] = sr
@@ -524,6 +535,7 @@ class Engine:
         gc.freeze()
         try:
             self.source.start(self.ring)
+            self._running = True
             self._started_at = time.monotonic()
             if self.live_mixer is not None:
                 self.live_mixer.start()
@@ -593,6 +605,23 @@ class Engine:
         if self.live_mixer is not None:
             self.live_mixer.stop()
         self.source.stop()
+
+    def _on_param(self, address: str, value: object, source: str) -> None:
+        """Store listener: OSC out targets changed live (``/liveai/osc_out/targets``)."""
+        if address != "/liveai/osc_out/targets" or source == "preset" or not isinstance(value,
+                                                                                       str):
+            return
+        sender = self.osc_out
+        if sender is None:  # the preset sent nothing out: start a sender now
+            sender = FeatureSender(self.record, [], self.config.osc_out.rate_hz,
+                                   crowd=self._crowd_levels)
+        for problem in sender.set_native_targets(value):
+            log.warning("OSC out target left out: %s", problem)
+        log.info("OSC out to %s", ", ".join(f"{h}:{p}" for h, p in sender.addresses) or "nobody")
+        if self.osc_out is None:
+            self.osc_out = sender
+            if self._running:
+                sender.start()
 
     def _crowd_levels(self) -> tuple[float, float] | None:
         """(crowd, music) dBFS at the room mic from the mixer's estimates (lock-free), or None."""

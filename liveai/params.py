@@ -1040,6 +1040,12 @@ ENGINE_PARAMETERS: tuple[ParamSpec, ...] = (
     _p("/master/blackout", _B, False, doc="projector output black (the show keeps running)",
        wired=True),
     _p("/master/freeze", _B, False, doc="hold the current picture", wired=True),
+    _p("/osc/feedback", _S, "", doc='tablets that always get every change, "host:port" '
+       "comma-separated (hosts in control.allow only; starts at control.feedback)", wired=True),
+    _p("/osc/clients", _I, 0, 0, 1000, "", "read-only: clients that talked to liveai and get "
+       "feedback", wired=True),
+    _p("/osc_out/targets", _S, "", doc='where beats, levels and sections go as the /liveai tree, '
+       '"host:port" comma-separated (desk templates stay in the preset)', wired=True),
     _p("/visual/latency_ms", _F, 40.0, 0.0, 1000.0, "ms",
        "projector + display delay: predicted beats fire this much early", wired=True),
     _p("/tempo/tap", _T, doc="tap the beat: three taps set tempo and phase (held 16 beats)",

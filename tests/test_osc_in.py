@@ -614,3 +614,30 @@ def test_osc_changes_the_projectors_scene_and_tablets_hear_which(tmp_path, oscdu
         _out, err = engine.communicate(timeout=30)
     assert engine.returncode == 0, err[-3000:]
     assert "no scene called 'no-such-scene'" in err
+
+
+def test_feedback_tablets_and_the_client_count_are_parameters(server):
+    """/liveai/osc/feedback adds tablets live (IP addresses in control.allow only)."""
+    srv = server(allow=["127.0.0.0/8"])
+    tablet = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tablet.bind(("127.0.0.1", 0))
+    tablet.settimeout(5.0)
+    peer = Peer(srv.port)
+    try:
+        port = tablet.getsockname()[1]
+        peer.send(_msg("/liveai/osc/feedback",
+                       f"127.0.0.1:{port}, localhost:9, 10.1.2.3:9000, nonsense"))
+        wait_until(lambda: srv.feedback_targets == [("127.0.0.1", port)], 10, "the tablet")
+        assert srv.store.get("/liveai/osc/clients") == 1  # the peer that sent it
+        srv.store.set("/liveai/master/blackout", True, source="test")
+        while True:  # the tablet never sent anything, yet it follows
+            m = OscMessage(tablet.recv(65535))
+            if m.address == "/liveai/master/blackout":
+                assert m.params == [1]
+                break
+    finally:
+        peer.close()
+        tablet.close()
+    assert srv.set_feedback("") == [] and srv.feedback_targets == []
+    problems = srv.set_feedback("localhost:9, 10.1.2.3:9000")
+    assert any("localhost" in p for p in problems) and any("control.allow" in p for p in problems)

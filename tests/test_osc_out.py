@@ -121,3 +121,50 @@ def test_no_crowd_messages_without_a_mixer_estimate():
         record.close()
         sock.close()
     assert "/liveai/bpm" in seen and "/liveai/crowd" not in seen
+
+
+def test_osc_out_targets_change_live_from_the_parameter():
+    """An engine started without OSC out begins sending when a desk sets /liveai/osc_out/targets
+    (and stops sending to a target taken away)."""
+    import time
+
+    from conftest import wait_until
+    from pythonosc.osc_message import OscMessage
+
+    from liveai.app import Engine, build_source
+    from liveai.config import load_show
+
+    socks = []
+    for _ in range(2):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.2)
+        socks.append(s)
+    a, b = (s.getsockname()[1] for s in socks)
+    config, path = load_show("default")
+    engine = Engine(config, build_source(config, demo=True, realtime=True), projector=False,
+                    preset=path)
+    assert engine.osc_out is None
+    engine.start()
+
+    def heard(sock: socket.socket) -> bool:
+        try:
+            return OscMessage(sock.recv(65535)).address.startswith("/liveai/")
+        except TimeoutError:
+            return False
+
+    try:
+        assert engine.params.set("/liveai/osc_out/targets", f"127.0.0.1:{a}, bad",
+                                 source="osc").ok
+        wait_until(lambda: heard(socks[0]), 15, "OSC out on the first target")
+        engine.params.set("/liveai/osc_out/targets", f"127.0.0.1:{b}", source="osc")
+        wait_until(lambda: heard(socks[1]), 15, "OSC out on the second target")
+        time.sleep(0.3)
+        while heard(socks[0]):  # drain what was in flight
+            pass
+        assert not heard(socks[0])  # the first one was taken away
+    finally:
+        engine.stop()
+        engine.close()
+        for s in socks:
+            s.close()

@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 1024
 #: Clients remembered for feedback (the least recently heard is forgotten first).
 MAX_CLIENTS = 32
+#: Read-only count of the clients that get feedback; tablets set at FEEDBACK_ADDRESS.
+CLIENTS_ADDRESS = "/liveai/osc/clients"
+FEEDBACK_ADDRESS = "/liveai/osc/feedback"
 #: Time-tagged messages waiting for their moment at most (more are applied on arrival).
 MAX_SCHEDULED = 4096
 #: Hosts remembered by the rate limiter and the allowlist cache.
@@ -223,6 +226,7 @@ class OscDispatcher:
             client = self.clients[addr] = Client(addr[0], addr[1])
             self.client_list = tuple(self.clients.values())
             log.info("OSC client %s:%d connected (it gets feedback)", addr[0], addr[1])
+            self._count_clients()
         client.last_seen = now
         return client
 
@@ -377,7 +381,13 @@ class OscDispatcher:
                      self.client_forget_s)
         if gone:
             self.client_list = tuple(self.clients.values())
+            self._count_clients()
         return len(gone)
+
+    def _count_clients(self) -> None:
+        """Publish how many clients get feedback (``/liveai/osc/clients``, where registered)."""
+        if CLIENTS_ADDRESS in self.store:
+            self.store.set(CLIENTS_ADDRESS, len(self.clients), source="osc")
 
     def _message(self, address: str, params: list, client: Client, addr: tuple[str, int],
                  source: str, ops: dict, replies: list) -> None:
@@ -621,6 +631,8 @@ class OscServer:
         spec = self.store.spec(address)
         if spec is None or spec.kind == ParamType.TRIGGER or self._stop.is_set():
             return
+        if address == FEEDBACK_ADDRESS and isinstance(value, str):
+            self.set_feedback(value)
         data = encode(address, spec, value)
         targets = list(self.feedback_targets)
         norm_data = None
@@ -634,6 +646,39 @@ class OscServer:
                 self._send(norm_data, addr)
         for addr in targets:
             self._send(data, addr)
+
+    def set_feedback(self, text: str) -> list[str]:
+        """Replace the tablets that always get feedback: ``"host:port, [v6]:port"`` (live).
+
+        Only IP addresses inside ``control.allow`` are taken (a packet must not point liveai's
+        feedback at an arbitrary host, nor make it wait on a name lookup); others are logged and
+        left out.
+
+        Returns
+        -------
+        list of str
+            What was wrong with each entry left out.
+        """
+        family = self._sock.family
+        targets, problems = [], []
+        for item in (t.strip() for t in text.split(",")):
+            if not item:
+                continue
+            found = split_host_port(item)
+            try:
+                if found is None:
+                    raise ValueError('should look like "192.168.1.20:9001"')
+                sender_ip(found[0])  # an IP literal, not a name
+                if not self.dispatcher._is_allowed(found[0]):
+                    raise ValueError("not in control.allow")
+                targets.append(_resolve_target(item, family))
+            except (ValueError, ControlError) as exc:
+                problems.append(f"{item}: {exc}")
+        for p in problems:
+            log.warning("OSC feedback tablet left out: %s", p)
+        self.feedback_targets = targets  # one reference swap (read by any thread)
+        log.info("OSC feedback tablets: %s", ", ".join(f"{h}:{p}" for h, p in targets) or "none")
+        return problems
 
     def stats(self) -> dict[str, Any]:
         """Counters: datagrams, messages, accepted, coalesced, drops by reason, feedback."""

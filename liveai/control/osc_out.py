@@ -123,11 +123,35 @@ class FeatureSender:
         self.rate_hz = float(rate_hz)
         self.sent = 0
         self.errors = 0
-        #: (target index, address) → (due monotonic s, release message): pending key releases
-        self._releases: dict[tuple[int, str], tuple[float, OscMessage]] = {}
+        #: (id of the target, address) → (due monotonic s, release message, target): pending
+        #: key releases (by identity: the native targets may be replaced while they wait)
+        self._releases: dict[tuple[int, str], tuple[float, OscMessage, _Target]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._rl = RateLimitedLogger(log)
+
+    def set_native_targets(self, text: str) -> list[str]:
+        """Replace the ``/liveai``-tree targets with ``"host:port, host:port"`` (live).
+
+        Desk-template targets stay. Entries that do not parse or resolve are left out.
+
+        Returns
+        -------
+        list of str
+            What was wrong with each entry left out (empty when all were taken).
+        """
+        natives, problems = [], []
+        for item in (t.strip() for t in text.split(",")):
+            if not item:
+                continue
+            try:
+                natives.append(_Target(item))
+            except (ConfigError, OSError) as exc:
+                problems.append(f"{item}: {exc}")
+        # one reference swap: the sender thread sees the old list or the new one
+        self.targets = [t for t in self.targets if not t.native] + natives
+        self.addresses = [(t.host, t.port) for t in self.targets]
+        return problems
 
     def start(self) -> None:
         """Start the sender thread."""
@@ -159,14 +183,15 @@ class FeatureSender:
 
     def _event(self, feature: str, now: float) -> None:
         """An event fired: press every key address mapped to it, schedule the releases."""
-        for i, target in enumerate(self.targets):
+        for target in self.targets:
             for r in target.routes.get(feature, ()):
-                key = (i, r.address)
+                key = (id(target), r.address)
                 pending = self._releases.pop(key, None)
                 if pending is not None:  # still held: release first so the desk sees a new press
                     self._send_one(target, pending[1])
                 self._send_one(target, _message(r.address, r.press))
-                self._releases[key] = (now + target.release_s, _message(r.address, r.release))
+                self._releases[key] = (now + target.release_s, _message(r.address, r.release),
+                                       target)
 
     def _values(self, values: dict[str, float]) -> None:
         for target in self.targets:
@@ -181,10 +206,10 @@ class FeatureSender:
                 self._send_one(target, _message(r.address, SECTION_NAMES[code], code))
 
     def _due_releases(self, now: float, flush: bool = False) -> None:
-        for key, (due, message) in list(self._releases.items()):
+        for key, (due, message, target) in list(self._releases.items()):
             if flush or now >= due:
                 del self._releases[key]
-                self._send_one(self.targets[key[0]], message)
+                self._send_one(target, message)
 
     def _run(self) -> None:
         try:
