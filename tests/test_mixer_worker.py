@@ -110,6 +110,14 @@ def test_torn_records_are_never_read(tmp_path):
         assert not state.latest(rec)
         state.seq[s] += 1
         assert state.latest(rec) and rec["crowd_level_db"] == -50.0
+        # A write that raises half-way is never made active, and leaves no counter odd: every
+        # later record still reads.
+        with pytest.raises(ValueError):
+            state.publish({"frames": 4, "response_db": np.arange(7.0)})  # wrong shape
+        assert state.latest(rec) and rec["frames"] == 3
+        for frames in range(5, 10):
+            state.publish({"frames": frames})
+            assert state.latest(rec) and rec["frames"] == frames
     finally:
         state.close()
     assert not state.path.exists()
@@ -134,3 +142,43 @@ def test_a_soundcheck_delay_reaches_the_child(signals):
         assert live.publish()["delay_ms"] == pytest.approx(50.0)
     finally:
         live.close()
+
+
+def test_the_child_exits_when_the_engine_is_killed(tmp_path):
+    """An engine that dies without stopping its estimator (SIGKILL, a crash) leaves no orphan."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "engine.py"
+    script.write_text(
+        "import sys, time\n"
+        "from liveai.config import MixerConfig\n"
+        "from liveai.mixer.worker import EstimatorProcess\n"
+        "p = EstimatorProcess(48000, 1, MixerConfig(enabled=True, mic_channel=2), 48000)\n"
+        "p.start()\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(600)\n")
+    engine = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(engine.stdout.readline())
+        engine.send_signal(signal.SIGKILL)
+        engine.wait(timeout=10)
+
+        def gone() -> bool:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                return True
+            try:  # a zombie re-parented to a reaper that has not collected it yet
+                with open(f"/proc/{child}/stat") as f:
+                    return f.read().split(") ")[1].startswith("Z")
+            except OSError:
+                return True
+            return False
+
+        wait_until(gone, 60, "the orphaned estimator to exit")
+    finally:
+        if engine.poll() is None:
+            engine.kill()

@@ -176,11 +176,16 @@ class SharedState:
     def publish(self, values: dict) -> None:
         """Write a record into the slot not in use, then make it the one in use (the child)."""
         s = 1 - int(self.active[0])
-        self.seq[s] += 1  # odd: being written
-        slots = self.slots
-        for name, v in values.items():
-            slots[name][s] = v
-        self.seq[s] += 1  # even: complete
+        # Absolute values, not increments: a write that raised (or a child killed mid-write)
+        # must not leave the counter's parity inverted for every later record.
+        base = int(self.seq[s]) & ~1
+        self.seq[s] = base + 1  # odd: being written
+        try:
+            slots = self.slots
+            for name, v in values.items():
+                slots[name][s] = v
+        finally:
+            self.seq[s] = base + 2  # even: complete (a failed write is never made active)
         self.active[0] = s
 
     def latest(self, out: np.ndarray, tries: int = 8) -> bool:
@@ -376,12 +381,14 @@ class EstimatorProcess:
         est_cfg = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(MixerConfig)}
         return [sys.executable, "-m", "liveai.mixer.worker", "--shm", str(self.state.path),
                 "--sample-rate", str(self.sample_rate_hz), "--channels", str(self.channels),
-                "--capacity", str(self.state.capacity), "--config", json.dumps(est_cfg)]
+                "--capacity", str(self.state.capacity), "--config", json.dumps(est_cfg),
+                "--parent", str(os.getpid())]
 
     def start(self) -> None:
         """Start the child (it drains what the callback wrote meanwhile)."""
         self.state.ctrl[_STOP] = 0
         self.state.ctrl[_READY] = 0
+        self.state.seq[:] += self.state.seq & 1  # a child killed mid-publish left one odd
         # its own session: Ctrl-C reaches the engine, which stops the child itself
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      start_new_session=True)
@@ -417,8 +424,8 @@ class EstimatorProcess:
             return
         if now >= self._next_start:
             self._next_start = 0.0
-            self.restarts += 1
             self.start()
+            self.restarts += 1  # after start(): a watcher never sees the old child's "ready"
 
     def stop(self, timeout_s: float = 5.0) -> int | None:
         """Ask the child to exit, then terminate it if it does not; return its exit code."""
@@ -441,8 +448,11 @@ class EstimatorProcess:
 
 # -- the child ------------------------------------------------------------------------------------
 def run(state: SharedState, sample_rate_hz: int, config: MixerConfig,
-        poll_s: float = 0.01) -> int:
+        poll_s: float = 0.01, parent_pid: int = 0) -> int:
     """The child's loop: drain the ring into a RoomEstimator, publish, until asked to stop.
+
+    It also stops when the engine (``parent_pid``, else the parent at start) is gone: an engine
+    killed without stopping it must not leave an estimator running for the rest of the night.
 
     Returns
     -------
@@ -456,8 +466,12 @@ def run(state: SharedState, sample_rate_hz: int, config: MixerConfig,
     seed_seq = 0
     published, published_at = 0, -1e9
     rl = RateLimitedLogger(log, interval_s=5.0)
+    parent = parent_pid or os.getppid()
     ctrl[_READY] = 1
     while not ctrl[_STOP]:
+        if os.getppid() != parent:  # the engine died (killed, crashed): no orphan estimator
+            log.warning("the engine is gone; the room estimator process exits")
+            break
         ctrl[_HEARTBEAT_NS] = time.monotonic_ns()
         try:
             if int(ctrl[_SEED_SEQ]) != seed_seq:
@@ -494,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--channels", type=int, required=True, help="programme channels")
     p.add_argument("--capacity", type=int, required=True, help="ring frames")
     p.add_argument("--config", required=True, help="the [mixer] settings as JSON")
+    p.add_argument("--parent", type=int, default=0,
+                   help="the engine's pid: the child exits when it is gone")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -505,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     state = SharedState(Path(args.shm), args.capacity, args.channels + 1, freqs.size,
                         owner=False)
     try:
-        run(state, args.sample_rate, config)
+        run(state, args.sample_rate, config, parent_pid=args.parent)
     finally:
         state.close()
     return 0
