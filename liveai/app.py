@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import ipaddress
 import logging
 import os
 import signal
@@ -587,6 +588,7 @@ class Engine:
 
     def stop(self) -> None:
         """Stop everything (projectors first, then the analysis, then the audio)."""
+        self._running = False  # a live OSC-out change from now on starts no sender
         self.record.request_stop()
         if self.midi is not None:
             self.midi.stop()
@@ -615,7 +617,7 @@ class Engine:
         if sender is None:  # the preset sent nothing out: start a sender now
             sender = FeatureSender(self.record, [], self.config.osc_out.rate_hz,
                                    crowd=self._crowd_levels)
-        for problem in sender.set_native_targets(value):
+        for problem in sender.set_native_targets(value, self._allowed_host):
             log.warning("OSC out target left out: %s", problem)
         log.info("OSC out to %s", ", ".join(f"{h}:{p}" for h, p in sender.addresses) or "nobody")
         if self.osc_out is None:
@@ -623,12 +625,25 @@ class Engine:
             if self._running:
                 sender.start()
 
+    def _allowed_host(self, host: str) -> bool:
+        """True for an IP address inside ``control.allow`` (IPv4-mapped IPv6 as IPv4)."""
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip.version == n.version and ip in n
+                   for n in (ipaddress.ip_network(a, strict=False)
+                             for a in self.config.control.allow))
+
     def _crowd_levels(self) -> tuple[float, float] | None:
         """(crowd, music) dBFS at the room mic from the mixer's estimates (lock-free), or None."""
         snap = self.params.snapshot
         crowd_db = snap.value(self.params.slot("/liveai/mixer/crowd_level_db"))
         music_db = snap.value(self.params.slot("/liveai/mixer/music_level_db"))
-        return (crowd_db, music_db) if music_db > -100.0 else None
+        # -120 dB: the mixer has no measured crowd yet (or no mic): say nothing rather than 0
+        return (crowd_db, music_db) if music_db > -100.0 and crowd_db > -119.0 else None
 
     def _scene_shown(self, index: int) -> None:
         """The projector changed scene (autopilot, keys): tell the store, so tablets follow."""

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 #: Bumped whenever the layout below changes; readers refuse a record of another version.
-LAYOUT_VERSION = 4
+LAYOUT_VERSION = 5
 MAGIC = b"LIVEAI\x00\x01"
 N_BANDS = 8
 N_ONSET_BANDS = 3
@@ -70,6 +70,7 @@ FRAME_DTYPE = np.dtype(
         ("next_beat_s", "<f4"),  # seconds from the end of this hop to the predicted next beat
         ("bar_count", "<i8"),  # downbeats so far
         ("beat_in_bar", "<i4"),  # 0 = downbeat .. beats_per_bar - 1; -1 until known
+        ("beats_per_bar", "<i4"),  # the metre the tracker hears (3 or 4); 0 before any frame
         ("bar_phase", "<f4"),  # 0..1 through the bar
         ("energy", "<f4"),  # 0..1: loudness of the last second against the usual (30 s) level
         ("novelty", "<f4"),  # 0..1: change of the band profile, last 1 s vs the 4 s before

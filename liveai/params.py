@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 ROOT = "/liveai"
 NORM_SUFFIX = "/norm"
+#: A description starting with this marks a parameter only liveai writes (an estimate).
+READ_ONLY_PREFIX = "read-only:"
 MAX_STRING_CHARS = 256
 #: Slots of the numeric snapshot (a vector parameter takes one per component).
 DEFAULT_CAPACITY = 4096
@@ -138,6 +140,14 @@ class ParamSpec:
     description: str = ""
     wired: bool = True
     repeats: bool = False
+
+    @property
+    def read_only(self) -> bool:
+        """True for an estimate liveai publishes (description ``read-only: ...``).
+
+        Desks, tablets and controllers may read it but not set it.
+        """
+        return self.description.startswith(READ_ONLY_PREFIX)
 
     @property
     def normalisable(self) -> bool:

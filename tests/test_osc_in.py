@@ -641,3 +641,18 @@ def test_feedback_tablets_and_the_client_count_are_parameters(server):
     assert srv.set_feedback("") == [] and srv.feedback_targets == []
     problems = srv.set_feedback("localhost:9, 10.1.2.3:9000")
     assert any("localhost" in p for p in problems) and any("control.allow" in p for p in problems)
+
+
+def test_read_only_estimates_cannot_be_set_from_outside():
+    """A desk cannot fake the mixer's crowd level (or any estimate liveai publishes)."""
+    store = engine_store()
+    dispatcher = OscDispatcher(store, ["127.0.0.0/8"])
+    before = store.get("/liveai/mixer/crowd_level_db")
+    replies = dispatcher.handle_batch([(_msg("/liveai/mixer/crowd_level_db", -10.0),
+                                        ("127.0.0.1", 5000))])
+    assert store.get("/liveai/mixer/crowd_level_db") == before
+    assert dispatcher.drops["bad_value"] == 1
+    assert OscMessage(replies[0][0]).params == [pytest.approx(before)]  # snaps back
+    assert store.set("/liveai/mixer/crowd_level_db", -30.0, source="mixer").ok  # liveai can
+    assert store.spec("/liveai/mixer/crowd_level_db").read_only
+    assert not store.spec("/liveai/master/intensity").read_only

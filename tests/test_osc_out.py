@@ -168,3 +168,21 @@ def test_osc_out_targets_change_live_from_the_parameter():
         engine.close()
         for s in socks:
             s.close()
+
+
+def test_live_targets_take_only_allowed_ip_addresses():
+    from liveai.control.osc_out import FeatureSender
+    from liveai.frame import SharedRecord
+
+    record = SharedRecord.create()
+    try:
+        sender = FeatureSender(record, [])
+        problems = sender.set_native_targets(
+            "127.0.0.1:9000, localhost:9001, 8.8.8.8:53, [::1]:9002, nonsense",
+            allowed=lambda host: host in ("127.0.0.1", "::1"))
+        assert sender.addresses == [("127.0.0.1", 9000), ("::1", 9002)]
+        assert len(problems) == 3
+        assert any("localhost" in p and "IP address" in p for p in problems)
+        assert any("8.8.8.8" in p and "control.allow" in p for p in problems)
+    finally:
+        record.close()

@@ -589,6 +589,7 @@ class BeatTracker:
         frame["beat_count"] = self.beat_count
         frame["bar_count"] = self.bar_count
         frame["beat_in_bar"] = self.beat_in_bar
+        frame["beats_per_bar"] = self.beats_per_bar
         span = max(self.next_beat_at, 1.0)
         phase = min(max(self.since_beat, 0) / span, 1.0) if self.period else 0.0
         frame["beat_phase"] = phase

@@ -16,6 +16,7 @@ beats is a downbeat, the fraction is the phase within the beat.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import NamedTuple
 
@@ -120,13 +121,21 @@ class EngineBeats:
     def __init__(self, record: SharedRecord, beats_per_bar: int = 4) -> None:
         self.record = record
         self.beats_per_bar = int(beats_per_bar)
-        self._frame = new_frame()
+        # Link's and the MIDI clock's threads both read: each gets its own frame buffer.
+        self._local = threading.local()
+
+    @property
+    def _frame(self) -> np.ndarray:
+        frame = getattr(self._local, "frame", None)
+        if frame is None:
+            frame = self._local.frame = new_frame()
+        return frame
 
     def read(self, time_s: float | None = None) -> ClockReading | None:
         """The engine's beat now, or None while it has no tempo (or no frame yet)."""
-        if self.record.read(self._frame) < 0:
-            return None
         f = self._frame
+        if self.record.read(f) < 0:
+            return None
         tempo = float(f["tempo_bpm"])
         published_ns = self.record.engine_heartbeat_ns
         if not (tempo > 0.0 and math.isfinite(tempo)) or published_ns == 0:
@@ -134,12 +143,19 @@ class EngineBeats:
         phase = float(np.clip(f["beat_phase"], 0.0, 1.0))
         beat_in_bar = int(f["beat_in_bar"])
         if beat_in_bar >= 0:
-            index = int(f["bar_count"]) * self.beats_per_bar + beat_in_bar
+            # the metre the tracker hears now (3/4 or 4/4), else the one given
+            bpb = int(f["beats_per_bar"]) or self.beats_per_bar
+            index = int(f["bar_count"]) * bpb + beat_in_bar
         else:
             index = int(f["beat_count"])
         reading = ClockReading(tempo, index + phase, published_ns / 1e9)
         t = time.monotonic() if time_s is None else time_s
         return ClockReading(tempo, reading.at(t), t)
+
+    @property
+    def metre(self) -> int:
+        """Beats per bar the tracker heard at this thread's last read (else the one given)."""
+        return int(self._frame["beats_per_bar"]) or self.beats_per_bar
 
     @property
     def downbeat_known(self) -> bool:

@@ -195,9 +195,10 @@ class LinkSession:
                     log.info("Ableton Link mode: %s", mode)
                     self.clock.release()
                 if mode == "follow":
-                    now = time.monotonic()
+                    beat = float(link.beat)
+                    now = time.monotonic()  # stamped right after the read: no gap between
                     if peers > 0 and now - peers_since >= FOLLOW_SETTLE_S:
-                        self.clock.publish(tempo, float(link.beat), now)
+                        self.clock.publish(tempo, beat, now)
                     else:
                         self.clock.release()
                 else:

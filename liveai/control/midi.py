@@ -200,6 +200,10 @@ class MidiMapper:
             log.warning("MIDI %s %d: %s is %s; a MIDI control plays numbers, on/off, choices "
                         "and triggers only", m.type, m.number, spec.address, spec.type_text())
             return None
+        if spec.read_only:
+            log.warning("MIDI %s %d: %s is read-only (liveai's own estimate); mapping ignored",
+                        m.type, m.number, spec.address)
+            return None
         if spec.kind == ParamType.CHOICE:
             lo, hi = 0.0, float(len(spec.choices) - 1)
         elif spec.kind in (ParamType.FLOAT, ParamType.INT):
@@ -306,6 +310,8 @@ class MidiMapper:
         spec = found[0]
         if spec.address in _OWN:
             return f"{spec.address} is MIDI's own"
+        if spec.read_only:
+            return f"{spec.address} is read-only (liveai's own estimate)"
         if spec.kind == ParamType.STRING or spec.size > 1:
             return (f"{spec.address} is {spec.type_text()}: MIDI plays numbers, on/off, "
                     "choices and triggers")
@@ -535,7 +541,7 @@ class ClockOut:
         """Stop the thread; a running transport gets a Stop."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=5.0)
 
     def _sleep_until(self, t: float) -> bool:
         """Sleep until monotonic ``t``; False when stopped meanwhile."""
@@ -569,7 +575,7 @@ class ClockOut:
                 continue
             tempo, pos = reading.tempo_bpm, reading.position_beats
             if not self.playing:
-                bar = self.beats.beats_per_bar if self.beats.downbeat_known else 1
+                bar = self.beats.metre if self.beats.downbeat_known else 1
                 boundary = round(pos / bar) * bar
                 if abs(pos - boundary) > 0.05:  # not at a bar (beat) line: look again shortly
                     ahead_beats = (math.floor(pos / bar) + 1) * bar - pos
@@ -754,8 +760,9 @@ class MidiControl:
         self.inp: _Port | None = None
         self.out: _Port | None = None
         self._send_lock = threading.Lock()
-        self._pending: collections.deque[tuple[str, Any]] = collections.deque()
-        self._requests: collections.deque[tuple[str, str]] = collections.deque()
+        # Bounded: when MIDI could not start nothing drains them, and the show must not grow.
+        self._pending: collections.deque[tuple[str, Any]] = collections.deque(maxlen=4096)
+        self._requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=64)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.clock_out: ClockOut | None = None
@@ -799,8 +806,16 @@ class MidiControl:
         if self.clock_out is not None:
             self.clock_out.stop()
         if self._thread is not None:
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=5.0)
         self.clock.release()
+        busy = [t.name for t in (self._thread, getattr(self.clock_out, "_thread", None))
+                if t is not None and t.is_alive()]
+        if busy:
+            # Freeing a port another thread still reads crashes RtMidi's JACK backend: leak
+            # the ports for the rest of the process instead.
+            log.warning("MIDI threads %s did not stop in time; their ports stay open",
+                        ", ".join(busy))
+            return
         for port in (self.inp, self.out):
             if port is not None:
                 try:
@@ -856,7 +871,8 @@ class MidiControl:
             self.clock_in.follow = bool(value)
             if not value:
                 self.clock.release()
-        elif self.config.feedback and address in self.mapper.by_address:
+        elif (self.config.feedback and self._thread is not None
+              and address in self.mapper.by_address):
             self._pending.append((address, value))
 
     def _run(self) -> None:

@@ -417,6 +417,11 @@ class OscDispatcher:
                 replies.append((self._current(spec, normalised), addr))
                 queried = True
                 continue
+            if spec.read_only:  # an estimate (the mixer's crowd level...): only liveai writes
+                refused = refused or ("bad_value", f"{spec.address} is read-only")
+                if not pattern:
+                    replies.append((self._current(spec, normalised), addr))
+                continue
             result = self.store.validate(target, value)
             if not result.ok:
                 refused = refused or (result.reason, result.message)

@@ -29,6 +29,7 @@ table and sent by the same thread when due, so nothing waits.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -130,10 +131,13 @@ class FeatureSender:
         self._thread: threading.Thread | None = None
         self._rl = RateLimitedLogger(log)
 
-    def set_native_targets(self, text: str) -> list[str]:
+    def set_native_targets(self, text: str,
+                           allowed: Callable[[str], bool] | None = None) -> list[str]:
         """Replace the ``/liveai``-tree targets with ``"host:port, host:port"`` (live).
 
-        Desk-template targets stay. Entries that do not parse or resolve are left out.
+        Desk-template targets stay. Only IP addresses are taken (a name would make the caller,
+        a parameter listener, wait on a lookup), and only those ``allowed`` says yes to: a packet
+        must not aim liveai's stream at an arbitrary host. Other entries are left out.
 
         Returns
         -------
@@ -143,6 +147,15 @@ class FeatureSender:
         natives, problems = [], []
         for item in (t.strip() for t in text.split(",")):
             if not item:
+                continue
+            try:
+                host, _port = parse_target(item)
+                ipaddress.ip_address(host)
+            except (ConfigError, ValueError):
+                problems.append(f'{item}: not "IP address:port"')
+                continue
+            if allowed is not None and not allowed(host):
+                problems.append(f"{item}: not in control.allow")
                 continue
             try:
                 natives.append(_Target(item))

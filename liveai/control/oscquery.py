@@ -60,7 +60,6 @@ EXTENSIONS = {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True,
               "TAGS": False, "EXTENDED_TYPE": False, "CLIPMODE": False, "CRITICAL": False,
               "LISTEN": True, "PATH_CHANGED": True, "PATH_ADDED": False, "PATH_REMOVED": False,
               "PATH_RENAMED": False, "HTML": False}
-READ_ONLY_PREFIX = "read-only:"
 
 
 def type_tags(spec: ParamSpec) -> str:
@@ -73,7 +72,7 @@ def access(spec: ParamSpec) -> int:
     """``ACCESS``: 1 read-only (estimates), 2 write-only (triggers), 3 both."""
     if spec.kind == ParamType.TRIGGER:
         return 2
-    return 1 if spec.description.startswith(READ_ONLY_PREFIX) else 3
+    return 1 if spec.read_only else 3
 
 
 def value_list(spec: ParamSpec, value: Any) -> list[Any]:
