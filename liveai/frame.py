@@ -20,11 +20,12 @@ from __future__ import annotations
 import mmap
 import os
 import secrets
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from liveai.process import remove_stale, shm_dir
 
 #: Bumped whenever the layout below changes; readers refuse a record of another version.
 LAYOUT_VERSION = 5
@@ -125,11 +126,6 @@ def new_frame() -> np.ndarray:
     return np.zeros((), dtype=FRAME_DTYPE)
 
 
-def _shm_dir() -> Path:
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
-
-
 class SharedRecord:
     """The shared-memory record: one FeatureFrame under a seqlock plus projector status slots.
 
@@ -181,15 +177,8 @@ class SharedRecord:
 
         Records left behind by engines that crashed (their pid is gone) are removed first.
         """
-        folder = _shm_dir()
-        for old in folder.glob("liveai-*-*.shm"):
-            try:
-                pid = int(old.name.split("-")[1])
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                old.unlink(missing_ok=True)
-            except (ValueError, PermissionError, OSError):
-                pass
+        folder = shm_dir()
+        remove_stale(folder, "liveai-*-*.shm")
         path = folder / f"liveai-{os.getpid()}-{secrets.token_hex(4)}.shm"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:

@@ -42,7 +42,6 @@ import mmap
 import os
 import re
 import secrets
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ import numpy as np
 
 from liveai.errors import LiveAIError
 from liveai.log import RateLimitedLogger
+from liveai.process import remove_stale, shm_dir
 
 log = logging.getLogger(__name__)
 
@@ -840,11 +840,6 @@ def _scalar_float(spec: ParamSpec, value: Any, normalised: bool) -> float:
 
 
 # -- shared memory ------------------------------------------------------------------------------
-def _shm_dir() -> Path:
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
-
-
 class SharedParams:
     """The parameter snapshot in a shared-memory file, its layout in a JSON file beside it.
 
@@ -892,14 +887,8 @@ class SharedParams:
     @classmethod
     def create(cls, capacity: int = DEFAULT_CAPACITY) -> SharedParams:
         """Create a fresh snapshot file (and remove those of engines that died)."""
-        folder = _shm_dir()
-        for old in folder.glob("liveai-*-*.params.*"):
-            try:
-                os.kill(int(old.name.split("-")[1]), 0)
-            except ProcessLookupError:
-                old.unlink(missing_ok=True)
-            except (ValueError, OSError):
-                pass
+        folder = shm_dir()
+        remove_stale(folder, "liveai-*-*.params.*")
         path = folder / f"liveai-{os.getpid()}-{secrets.token_hex(4)}{cls.SUFFIX}"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:

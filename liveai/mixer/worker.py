@@ -36,7 +36,6 @@ import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -46,7 +45,7 @@ from liveai.audio.ring import SpscRing
 from liveai.config import MixerConfig
 from liveai.log import RateLimitedLogger
 from liveai.mixer.estimator import RoomEstimator, estimator_freqs_hz
-from liveai.process import terminate
+from liveai.process import remove_stale, shm_dir, terminate
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +151,8 @@ class SharedState:
     @classmethod
     def create(cls, capacity: int, channels: int, n_freqs: int) -> SharedState:
         """Create the file in ``/dev/shm`` (files of engines that died are removed first)."""
-        folder = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-        for old in folder.glob("liveaimix-*-*.shm"):
-            try:
-                os.kill(int(old.name.split("-")[1]), 0)
-            except ProcessLookupError:
-                old.unlink(missing_ok=True)
-            except (ValueError, OSError):
-                pass
+        folder = shm_dir()
+        remove_stale(folder, "liveaimix-*-*.shm")
         path = folder / f"liveaimix-{os.getpid()}-{secrets.token_hex(4)}.shm"
         _, size = _layout(capacity, channels, n_freqs)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
