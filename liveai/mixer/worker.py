@@ -161,6 +161,9 @@ class SharedState:
         finally:
             os.close(fd)
         state = cls(path, capacity, channels, n_freqs, owner=True)
+        # Touch every page now: the callback's first pass over a fresh file would otherwise
+        # fault each 4 KiB page in (a kernel allocation) inside the audio thread.
+        state.ring._buf[...] = 0.0
         state.magic[:] = np.frombuffer(MAGIC, np.uint8)
         state.slots["delay_samples"] = -1
         return state
