@@ -32,7 +32,7 @@ from liveai.config import ProjectorConfig, ShowConfig
 from liveai.control.clock import EngineBeats, ExternalClock
 from liveai.control.link import LinkSession
 from liveai.control.midi import MidiControl
-from liveai.control.osc_in import OscServer
+from liveai.control.osc_in import OscServer, in_networks
 from liveai.control.osc_out import FeatureSender
 from liveai.control.oscquery import OscQueryServer
 from liveai.errors import DeviceError, LiveAIError
@@ -176,7 +176,13 @@ class ClockFollower:
 def seed_from_preset(store: ParameterStore, config: ShowConfig) -> None:
     """Start the show's parameters at the preset's values (source ``preset``)."""
     v = config.visuals
+    # The OSC peers as the preset names them (desk-template targets stay in the preset).
+    natives = [t for t in config.osc_out.targets if isinstance(t, str)]
+    natives += [t.address for t in config.osc_out.targets
+                if not isinstance(t, str) and t.template == "liveai"]
     for address, value in (
+        ("/liveai/osc/feedback", ", ".join(config.control.feedback)),
+        ("/liveai/osc_out/targets", ", ".join(natives)),
         ("/liveai/master/intensity", v.intensity),
         ("/liveai/visual/latency_ms", v.visual_latency_ms),
         ("/liveai/transition/duration", v.transition.duration),
@@ -187,15 +193,6 @@ def seed_from_preset(store: ParameterStore, config: ShowConfig) -> None:
         ("/liveai/autopilot/change_on", v.autopilot.change_on),
         ("/liveai/autopilot/every", v.autopilot.every),
     ):
-        result = store.set(address, value, source="preset")
-        if not result.ok:
-            log.warning("preset value for %s not taken: %s", address, result.message)
-    # The OSC peers as the preset names them (desk-template targets stay in the preset).
-    natives = [t for t in config.osc_out.targets if isinstance(t, str)]
-    natives += [t.address for t in config.osc_out.targets
-                if not isinstance(t, str) and t.template == "liveai"]
-    for address, value in (("/liveai/osc/feedback", ", ".join(config.control.feedback)),
-                           ("/liveai/osc_out/targets", ", ".join(natives))):
         result = store.set(address, value, source="preset")
         if not result.ok:
             log.warning("preset value for %s not taken: %s", address, result.message)
@@ -477,6 +474,7 @@ class Engine:
         if config.osc_out.targets:
             self.osc_out = FeatureSender(self.record, config.osc_out.targets,
                                          config.osc_out.rate_hz, crowd=self._crowd_levels)
+        self._allow = [ipaddress.ip_network(a, strict=False) for a in config.control.allow]
         self.params.subscribe(self._on_param)
         self._running = False
         self.live_mixer = self._build_mixer(config, source)
@@ -627,15 +625,7 @@ class Engine:
 
     def _allowed_host(self, host: str) -> bool:
         """True for an IP address inside ``control.allow`` (IPv4-mapped IPv6 as IPv4)."""
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip.version == n.version and ip in n
-                   for n in (ipaddress.ip_network(a, strict=False)
-                             for a in self.config.control.allow))
+        return in_networks(host, self._allow)
 
     def _crowd_levels(self) -> tuple[float, float] | None:
         """(crowd, music) dBFS at the room mic from the mixer's estimates (lock-free), or None."""

@@ -190,11 +190,7 @@ class OscDispatcher:
     def _is_allowed(self, host: str) -> bool:
         ok = self._allowed.get(host)
         if ok is None:
-            try:
-                ip = sender_ip(host)
-                ok = any(ip.version == n.version and ip in n for n in self.networks)
-            except ValueError:
-                ok = False
+            ok = in_networks(host, self.networks)
             if len(self._allowed) >= MAX_HOSTS:
                 self._allowed.clear()
             self._allowed[host] = ok
@@ -489,6 +485,18 @@ def sender_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     return ip
+
+
+def in_networks(host: str, networks: list) -> bool:
+    """True when ``host`` (an IP address; IPv4-mapped IPv6 counts as IPv4) is in ``networks``.
+
+    Anything that is not an IP address (a name, garbage) is False.
+    """
+    try:
+        ip = sender_ip(host)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return any(ip.version == n.version and ip in n for n in networks)
 
 
 class OscServer:

@@ -44,7 +44,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from liveai.control.osc_in import ControlError, sender_ip
+from liveai.control.osc_in import ControlError, in_networks
 from liveai.log import RateLimitedLogger
 from liveai.params import ROOT, ParameterError, ParameterStore, ParamSpec, ParamType
 
@@ -303,10 +303,10 @@ class OscQueryServer:
     # -- HTTP ------------------------------------------------------------------------------------
     def _allowed(self, connection: ServerConnection) -> bool:
         try:
-            ip = sender_ip(connection.remote_address[0])
-        except (ValueError, TypeError, IndexError, AttributeError):
+            host = connection.remote_address[0]
+        except (TypeError, IndexError):
             return False
-        return any(ip.version == n.version and ip in n for n in self.networks)
+        return in_networks(host, self.networks)
 
     def _json(self, connection: ServerConnection, status: int, body: Any) -> Response:
         response = connection.respond(status, "")
