@@ -981,6 +981,19 @@ class SharedParams:
         self._refresh()
         return self._choices.get(address, ())
 
+    def choice(self, address: str, index: float | None = None) -> str | None:
+        """The name of a choice parameter's value (the current one, or snapshot ``index``).
+
+        None when the address is not a choice (yet) or the index is out of range.
+        """
+        if index is None:
+            index = self.value(address)
+        choices = self.choices(address)
+        if index is None or not choices:
+            return None
+        i = int(index)
+        return choices[i] if 0 <= i < len(choices) else None
+
     def string(self, address: str) -> str | None:
         """The text of a string parameter (reader side), or None when unknown.
 

@@ -315,10 +315,9 @@ class SceneInputFollower:
                 values[field] = value
             if len(values) < 6 or not moved:
                 continue
-            source = _choice_name(self.params, mapping_address(layer.key, i, "source"),
-                                  values["source"])
-            curve = _choice_name(self.params, mapping_address(layer.key, i, "curve"),
-                                 values["curve"])
+            source = self.params.choice(mapping_address(layer.key, i, "source"),
+                                        values["source"])
+            curve = self.params.choice(mapping_address(layer.key, i, "curve"), values["curve"])
             scale = default.scale * float(values["depth"]) * (1.0 if values["enabled"] else 0.0)
             try:
                 layer.set_mapping(i, source=source or default.source, curve=curve or default.curve,
@@ -329,8 +328,3 @@ class SceneInputFollower:
                 log.warning("%s: mapping %d not changed: %s", layer.name, i + 1, exc)
         return n
 
-
-def _choice_name(params: Any, address: str, index: float) -> str | None:
-    choices = params.choices(address)
-    i = int(index)
-    return choices[i] if 0 <= i < len(choices) else None

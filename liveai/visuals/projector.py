@@ -308,14 +308,14 @@ class ParamFollower:
             show.resources.audio.crowd = min(max((crowd_db - music_db + 40.0) / 40.0, 0.0), 1.0)
         if any(self._changed(a)[0] for a in TRANSITION_ADDRESSES) or first:
             show.set_transition(duration=get("/liveai/transition/duration"),
-                                unit=_choice(p, "/liveai/transition/unit"),
-                                quantize=_choice(p, "/liveai/transition/quantize"))
+                                unit=p.choice("/liveai/transition/unit"),
+                                quantize=p.choice("/liveai/transition/quantize"))
         if any(self._changed(a)[0] for a in AUTOPILOT_ADDRESSES) or first:
             enabled = get("/liveai/autopilot/enabled")
             every = get("/liveai/autopilot/every")
             show.set_autopilot(enabled=None if enabled is None else bool(enabled),
-                               mode=_choice(p, "/liveai/autopilot/mode"),
-                               change_on=_choice(p, "/liveai/autopilot/change_on"),
+                               mode=p.choice("/liveai/autopilot/mode"),
+                               change_on=p.choice("/liveai/autopilot/change_on"),
                                every=None if every is None else int(every))
         # Scene changes: only what moved since the last look. The engine also writes the scene
         # a projector shows into /scene/index (so tablets follow): that echo is not a request.
@@ -355,16 +355,6 @@ TRANSITION_ADDRESSES = ("/liveai/transition/duration", "/liveai/transition/unit"
                         "/liveai/transition/quantize")
 AUTOPILOT_ADDRESSES = ("/liveai/autopilot/enabled", "/liveai/autopilot/mode",
                        "/liveai/autopilot/change_on", "/liveai/autopilot/every")
-
-
-def _choice(params: SharedParams, address: str) -> str | None:
-    """The name of a choice parameter's current value (the snapshot holds its index)."""
-    v = params.value(address)
-    choices = params.choices(address)
-    if v is None or not choices:
-        return None
-    i = int(v)
-    return choices[i] if 0 <= i < len(choices) else None
 
 
 def run(record_path: str, slot: int, width: int, height: int, fps: float, headless: bool,
