@@ -20,23 +20,78 @@ def _room(rng, rt60_s: float = 1.2, delay_s: float = 0.05) -> np.ndarray:
     return np.r_[np.zeros(int(delay_s * SR)), h]
 
 
+def _show(rng, seconds: float, noise_re_echo_db: float, gap_s: tuple[float, float] | None = None):
+    """Coloured programme (most of its power in the bass, as music has), its echo, a noise."""
+    n = int(seconds * SR)
+    x = signal.lfilter([1.0], [1.0, -0.95], rng.standard_normal(n)) * 0.02
+    if gap_s is not None:
+        x[int(gap_s[0] * SR):int(gap_s[1] * SR)] = 0.0
+    echo = signal.oaconvolve(x, _room(rng))[:n]
+    noise = rng.standard_normal(n)
+    noise *= np.sqrt(np.mean(echo ** 2)) * 10 ** (noise_re_echo_db / 20) / np.std(noise)
+    return x, echo, noise
+
+
+def _play(est: RoomEstimator, x, mic, start_s: float, stop_s: float, block: int = 4096) -> None:
+    for k in range(int(start_s * SR), int(stop_s * SR), block):
+        stop = min(k + block, int(stop_s * SR))
+        est.push(x[k:stop], mic[k:stop])
+
+
 @pytest.mark.parametrize("noise_re_echo_db, tol_db", [(-30.0, 1.5), (-40.0, 2.5)])
 def test_a_quiet_noise_under_a_reverberant_echo_is_measured(rng, noise_re_echo_db, tol_db):
     """The room model explains the mic only to 30-35 dB here (measured: its residual reads
     2.5 dB and 9 dB high); the regression takes the echo it left out."""
-    n = 26 * SR
-    # coloured programme: most of its power in the bass, as music has
-    x = signal.lfilter([1.0], [1.0, -0.95], rng.standard_normal(n)) * 0.02
-    echo = signal.oaconvolve(x, _room(rng))[:n]
-    noise = rng.standard_normal(n)
-    noise *= np.sqrt(np.mean(echo ** 2)) * 10 ** (noise_re_echo_db / 20) / np.std(noise)
+    x, echo, noise = _show(rng, 26.0, noise_re_echo_db)
     est = RoomEstimator(SR, MixerConfig())
-    block = 4096
     est.push(x[:8 * SR], (echo + noise)[:8 * SR])
     assert not est.crowd_valid  # the residual stands in: not yet a measurement
-    for k in range(8 * SR, n, block):
-        est.push(x[k:k + block], echo[k:k + block] + noise[k:k + block])
+    _play(est, x, echo + noise, 8.0, 26.0)
     assert est.crowd_valid
     true_db = 10 * np.log10(np.mean(noise[-4 * SR:] ** 2))
     assert est.crowd_level_db() == pytest.approx(true_db, abs=tol_db)
     assert abs(est.crowd_level_db() - true_db) < abs(est.residual_level_db() - true_db)
+
+
+def test_the_first_measurement_uses_the_model_as_it_is_then(rng):
+    """Three frames (11 s) in, the snapshot of the model as it is then runs back over all of
+    them: a model frozen at the start (ERLE of a few dB) read the noise 17 dB high in the venue.
+    Measured here: +3.4 dB at 11.5 s (the model's residual: +15.2 dB)."""
+    x, echo, noise = _show(rng, 11.5, -30.0)
+    est = RoomEstimator(SR, MixerConfig())
+    _play(est, x, echo + noise, 0.0, 11.5)
+    assert est.crowd_valid and est.crowd.frames_used == 3
+    true_db = 10 * np.log10(np.mean(noise[-6 * SR:] ** 2))
+    assert est.crowd_level_db() == pytest.approx(true_db, abs=4.0)
+    assert est.residual_level_db() - true_db > 10.0  # what the residual alone would say
+
+
+def test_a_pause_in_the_music_is_not_a_room_change(rng):
+    """In a pause the snapshot's residual is the noise, most of the mic; the room did not
+    change, so the frames go on (a room change would hold the estimate for 11 s)."""
+    x, echo, noise = _show(rng, 30.0, -30.0, gap_s=(16.0, 20.0))
+    est = RoomEstimator(SR, MixerConfig())
+    _play(est, x, echo + noise, 0.0, 30.0)
+    assert est.crowd.mismatches == 0
+    assert est.crowd.frames_used == est.crowd.max_frames
+    true_db = 10 * np.log10(np.mean(noise[-4 * SR:] ** 2))
+    assert est.crowd_level_db() == pytest.approx(true_db, abs=4.0)  # measured +2.2 dB
+
+
+def test_a_changed_room_restarts_the_frames_where_it_changed(rng):
+    """The room changes at 16 s: the snapshot no longer fits, the change is placed within a
+    hop or two of where it happened, and the frames start again there: measured again three
+    frames later (+1.6 dB at 36 s; the first frames of a young model read high, +3.5 dB)."""
+    n = 36 * SR
+    x = signal.lfilter([1.0], [1.0, -0.95], rng.standard_normal(n)) * 0.02
+    change = 16 * SR
+    echo = np.r_[signal.oaconvolve(x, _room(rng, 1.6))[:change],
+                 signal.oaconvolve(x, _room(rng, 1.0))[change:n]]
+    noise = rng.standard_normal(n) * np.sqrt(np.mean(echo ** 2)) * 10 ** (-30 / 20)
+    est = RoomEstimator(SR, MixerConfig())
+    _play(est, x, echo + noise, 0.0, 36.0)
+    assert est.crowd.mismatches == 1
+    assert abs(est.crowd.room_since_s - 16.0) <= 2 * est.frame / SR
+    assert est.crowd.t_est > 16.0 + est.crowd.frame / (2 * SR)  # a frame of the new room
+    true_db = 10 * np.log10(np.mean(noise[-4 * SR:] ** 2))
+    assert est.crowd_level_db() == pytest.approx(true_db, abs=2.5)

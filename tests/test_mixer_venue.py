@@ -93,16 +93,23 @@ def test_crowd_estimate_when_the_crowd_is_loud(venue_run):
 
 
 def test_crowd_estimate_follows_the_crowd_once_measured(venue_run):
-    """From 22 s (the snapshot regression's first frames) and outside the 15 s after the
-    audience fills the floor, a crowd 35..15 dB under the music reads within 2 dB."""
+    """From 15 s and outside the 15 s after the audience fills the floor, a crowd 32..15 dB
+    under the music reads within 2 dB (measured: 0.9 dB)."""
     _, _, fig = venue_run
     assert fig["crowd_err_settled_db"] <= 2.0
 
 
-@pytest.mark.xfail(strict=True, reason="from 15 s on: until the crowd regression has frames "
-                   "of a converged snapshot (~20 s) the residual stands in and reads high "
-                   "(measured ~+10 dB at 15-19 s), and for ~13 s after the room changes the "
-                   "estimate holds while the crowd grows (measured ~-5 dB)")
+def test_crowd_estimate_reconverges_within_15_s_of_the_room_change(venue_run):
+    """Three 5.5 s frames of the new room, from where the change was seen (measured: back
+    within 2 dB 11 s after it)."""
+    _, _, fig = venue_run
+    assert fig["crowd_back_s"] <= 15.0
+
+
+@pytest.mark.xfail(strict=True, reason="from 15 s on including the 11 s after the room "
+                   "changes: the estimate holds while three 5.5 s frames of the new room come "
+                   "in, and the crowd grows 0.5 dB/s meanwhile (measured -4 dB 10 s after the "
+                   "change; within 1 dB everywhere else from 15 s)")
 def test_crowd_estimate_follows_the_crowd(venue_run):
     _, _, fig = venue_run
     assert fig["crowd_err_db"] <= 2.0

@@ -144,13 +144,118 @@ def _band_pair(scratch, frames, coef_cur, zs, c, b):  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
+def _band_quad(scratch, frames, coef_cur, zs, c, b):  # pragma: no cover - compiled
+    """Settled bands ``b`` and ``b + 1`` of channels ``c`` and ``c + 1`` in one pass.
+
+    A wavefront: band ``b + 1`` runs one sample behind band ``b`` and takes its output straight
+    from a register, so four independent recurrences overlap (the CPU would otherwise wait on
+    each biquad's feedback latency) and the block is read and written once for two bands. Each
+    band computes exactly what :func:`_band_pair` computes, sample by sample.
+    """
+    p, q = coef_cur[c, b], coef_cur[c + 1, b]
+    r, s = coef_cur[c, b + 1], coef_cur[c + 1, b + 1]
+    zp, zq, zr, zs_ = zs[c, b], zs[c + 1, b], zs[c, b + 1], zs[c + 1, b + 1]
+    pb0, pb1, pb2, pa1, pa2 = p[0], p[1], p[2], p[3], p[4]
+    qb0, qb1, qb2, qa1, qa2 = q[0], q[1], q[2], q[3], q[4]
+    rb0, rb1, rb2, ra1, ra2 = r[0], r[1], r[2], r[3], r[4]
+    sb0, sb1, sb2, sa1, sa2 = s[0], s[1], s[2], s[3], s[4]
+    px1, px2, py1, py2 = zp[0], zp[1], zp[2], zp[3]
+    qx1, qx2, qy1, qy2 = zq[0], zq[1], zq[2], zq[3]
+    rx1, rx2, ry1, ry2 = zr[0], zr[1], zr[2], zr[3]
+    sx1, sx2, sy1, sy2 = zs_[0], zs_[1], zs_[2], zs_[3]
+    if frames > 0:
+        u = scratch[0, c, 0]
+        v = scratch[0, c + 1, 0]
+        yp = pb0 * u + pb1 * px1 + pb2 * px2 - pa1 * py1 - pa2 * py2
+        yq = qb0 * v + qb1 * qx1 + qb2 * qx2 - qa1 * qy1 - qa2 * qy2
+        px2 = px1
+        px1 = u
+        py2 = py1
+        py1 = yp
+        qx2 = qx1
+        qx1 = v
+        qy2 = qy1
+        qy1 = yq
+    for i in range(1, frames):
+        # band b + 1 on band b's output of sample i - 1
+        yr = rb0 * py1 + rb1 * rx1 + rb2 * rx2 - ra1 * ry1 - ra2 * ry2
+        ys = sb0 * qy1 + sb1 * sx1 + sb2 * sx2 - sa1 * sy1 - sa2 * sy2
+        rx2 = rx1
+        rx1 = py1
+        ry2 = ry1
+        ry1 = yr
+        sx2 = sx1
+        sx1 = qy1
+        sy2 = sy1
+        sy1 = ys
+        scratch[i - 1, c, 0] = yr
+        scratch[i - 1, c + 1, 0] = ys
+        # band b on sample i
+        u = scratch[i, c, 0]
+        v = scratch[i, c + 1, 0]
+        yp = pb0 * u + pb1 * px1 + pb2 * px2 - pa1 * py1 - pa2 * py2
+        yq = qb0 * v + qb1 * qx1 + qb2 * qx2 - qa1 * qy1 - qa2 * qy2
+        px2 = px1
+        px1 = u
+        py2 = py1
+        py1 = yp
+        qx2 = qx1
+        qx1 = v
+        qy2 = qy1
+        qy1 = yq
+    if frames > 0:
+        yr = rb0 * py1 + rb1 * rx1 + rb2 * rx2 - ra1 * ry1 - ra2 * ry2
+        ys = sb0 * qy1 + sb1 * sx1 + sb2 * sx2 - sa1 * sy1 - sa2 * sy2
+        rx2 = rx1
+        rx1 = py1
+        ry2 = ry1
+        ry1 = yr
+        sx2 = sx1
+        sx1 = qy1
+        sy2 = sy1
+        sy1 = ys
+        scratch[frames - 1, c, 0] = yr
+        scratch[frames - 1, c + 1, 0] = ys
+    zp[0], zp[1], zp[2], zp[3] = px1, px2, py1, py2
+    zq[0], zq[1], zq[2], zq[3] = qx1, qx2, qy1, qy2
+    zr[0], zr[1], zr[2], zr[3] = rx1, rx2, ry1, ry2
+    zs_[0], zs_[1], zs_[2], zs_[3] = sx1, sx2, sy1, sy2
+
+
+@njit(cache=True, nogil=True)
+def _band_channels(scratch, frames, coef_cur, zs, p_coef, s, c0, c1, b, a_s):  # pragma: no cover
+    """Band ``b`` of channels ``c0 .. c1 - 1``: identity, settled pairs or gliding one by one."""
+    c = c0
+    while c < c1:
+        settled = _settle(p_coef, s, coef_cur, c, b)
+        if settled and _identity(coef_cur, c, b):
+            _pass_identity(scratch, frames, zs, c, b)
+            c += 1
+        elif (settled and c + 1 < c1 and _settle(p_coef, s, coef_cur, c + 1, b)
+                and not _identity(coef_cur, c + 1, b)):
+            _band_pair(scratch, frames, coef_cur, zs, c, b)
+            c += 2
+        else:
+            _band_one(scratch, frames, coef_cur, zs, p_coef, s, c, b, a_s, settled)
+            c += 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _busy(p_coef, s, coef_cur, c, b):  # pragma: no cover - compiled
+    """Band ``b`` of channel ``c`` is settled and does real filtering."""
+    return _settle(p_coef, s, coef_cur, c, b) and not _identity(coef_cur, c, b)
+
+
+@njit(cache=True, nogil=True)
 def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, ring, lim, ilim,
                 misc, counts, scratch):  # pragma: no cover - compiled
     """Process one block ``x`` (frames, channels) float32 into ``out`` (same shape) float32.
 
     ``scratch`` (>= frames, channels, 2) float64 holds the wet and dry block between stages.
-    The EQ runs band by band over the whole block (coefficients and state in registers); a
-    band still gliding to new coefficients takes the per-sample glide path.
+    The EQ runs over the whole block two bands at a time (coefficients and state in registers):
+    where both bands of a channel pair are settled, as one wavefront of four recurrences
+    (:func:`_band_quad`); a band still gliding to new coefficients takes the per-sample glide
+    path, an identity band only keeps its history. Every path computes the same numbers.
     """
     frames, channels = x.shape
     n_bands = coef_cur.shape[1]
@@ -172,20 +277,28 @@ def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, 
                 v = -1e4
             scratch[i, c, 0] = v
             scratch[i, c, 1] = v
-    for b in range(n_bands):
+    # bands two at a time; where both bands of a channel pair are settled and really filter,
+    # they run as one wavefront, else band by band (the same arithmetic either way)
+    b = 0
+    while b < n_bands:
+        if b + 1 == n_bands:
+            _band_channels(scratch, frames, coef_cur, zs, p_coef, s, 0, channels, b, a_s)
+            b += 1
+            continue
         c = 0
         while c < channels:
-            settled = _settle(p_coef, s, coef_cur, c, b)
-            if settled and _identity(coef_cur, c, b):
-                _pass_identity(scratch, frames, zs, c, b)
-                c += 1
-            elif (settled and c + 1 < channels and _settle(p_coef, s, coef_cur, c + 1, b)
-                    and not _identity(coef_cur, c + 1, b)):
-                _band_pair(scratch, frames, coef_cur, zs, c, b)
+            if (c + 1 < channels and _busy(p_coef, s, coef_cur, c, b)
+                    and _busy(p_coef, s, coef_cur, c + 1, b)
+                    and _busy(p_coef, s, coef_cur, c, b + 1)
+                    and _busy(p_coef, s, coef_cur, c + 1, b + 1)):
+                _band_quad(scratch, frames, coef_cur, zs, c, b)
                 c += 2
             else:
-                _band_one(scratch, frames, coef_cur, zs, p_coef, s, c, b, a_s, settled)
-                c += 1
+                c1 = min(c + 2, channels)
+                _band_channels(scratch, frames, coef_cur, zs, p_coef, s, c, c1, b, a_s)
+                _band_channels(scratch, frames, coef_cur, zs, p_coef, s, c, c1, b + 1, a_s)
+                c = c1
+        b += 2
     for c in range(channels):
         # a filter state gone non-finite (cannot happen with clamped input; kept as a guard)
         bad = False
@@ -201,20 +314,29 @@ def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, 
                 scratch[i, c, 0] = 0.0
         g = gain_cur[c]
         gt = p_gain[s, c]
-        for i in range(frames):
-            g += a_s * (gt - g)
-            scratch[i, c, 0] *= g
+        if g == gt:  # settled: each step would add a_s * 0
+            for i in range(frames):
+                scratch[i, c, 0] *= g
+        else:
+            for i in range(frames):
+                g += a_s * (gt - g)
+                scratch[i, c, 0] *= g
         gain_cur[c] = g
-    head = ilim[look]
-    tail = ilim[look + 1]
+    # queue and ring positions wrap by comparison (an integer division per access cost more
+    # than the rest of the limiter); head/tail are kept as counters only between blocks
     t = ilim[look + 2]
+    hi = ilim[look] % look  # position of the queue's oldest entry
+    count = ilim[look + 1] - ilim[look]  # entries in the queue
+    ti = hi + count  # position after its newest
+    if ti >= look:
+        ti -= look
     env = lim[2 * look]
     box_sum = lim[2 * look + 1]
     inv_look = 1.0 / look
     min_gain = misc[1]
     bmix = misc[0]
+    pos = t % look
     for i in range(frames):
-        pos = t % look
         peak = 0.0
         for c in range(channels):
             v = scratch[i, c, 0]
@@ -227,17 +349,27 @@ def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, 
         r = 1.0
         if peak > ceiling:
             r = ceiling / peak
-        if tail > head and ilim[head % look] <= t - look:
-            head += 1  # the oldest left the window
-        while tail > head and lim[(tail - 1) % look] >= r:
-            tail -= 1
-        lim[tail % look] = r
-        ilim[tail % look] = t
-        tail += 1
-        m = lim[head % look]
+        if count > 0 and ilim[hi] <= t - look:
+            hi += 1  # the oldest left the window
+            if hi == look:
+                hi = 0
+            count -= 1
+        while count > 0:
+            back = ti - 1 if ti > 0 else look - 1
+            if lim[back] < r:
+                break
+            ti = back
+            count -= 1
+        lim[ti] = r
+        ilim[ti] = t
+        ti += 1
+        if ti == look:
+            ti = 0
+        count += 1
+        m = lim[hi]
         if m < env:
             env = m
-        else:
+        elif m != env:  # (m == env: the release would add rel * 0)
             env += rel * (m - env)
         bpos = look + pos
         box_sum += env - lim[bpos]
@@ -245,10 +377,16 @@ def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, 
         g = box_sum * inv_look
         if g < min_gain:
             min_gain = g
-        bmix += a_s * (bypass_t - bmix)
-        rpos = (t + 1) % look
+        rpos = pos + 1
+        if rpos == look:
+            rpos = 0
+        if bmix != bypass_t:
+            bmix += a_s * (bypass_t - bmix)
         for c in range(channels):
-            y = (1.0 - bmix) * ring[rpos, c, 0] * g + bmix * ring[rpos, c, 1]
+            if bmix == 0.0:  # not bypassed, nothing of the dry signal (bit for bit the same)
+                y = ring[rpos, c, 0] * g
+            else:
+                y = (1.0 - bmix) * ring[rpos, c, 0] * g + bmix * ring[rpos, c, 1]
             if y > ceiling:
                 y = ceiling
                 counts[1] += 1
@@ -259,6 +397,7 @@ def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, 
                 y = 0.0
             out[i, c] = y
         t += 1
+        pos = rpos
     # flush denormals from the filter state (long silences)
     for c in range(channels):
         for b in range(n_bands):
@@ -266,9 +405,8 @@ def chain_block(x, out, p_coef, p_gain, p_misc, active, coef_cur, zs, gain_cur, 
                 if abs(zs[c, b, k]) < 1e-25:
                     zs[c, b, k] = 0.0
     # keep head/tail small and the boxcar sum exact (no drift over hours)
-    shift = (head // look) * look
-    head -= shift
-    tail -= shift
+    head = hi
+    tail = hi + count
     acc = 0.0
     for k in range(look):
         acc += lim[look + k]

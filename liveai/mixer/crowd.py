@@ -4,9 +4,12 @@ The room model (an adaptive filter) explains the mic to some 20-25 dB in a rever
 what it leaves is residual echo plus the crowd, and with a quiet crowd the residual echo wins.
 This estimator removes the residual echo by a second, exact regression:
 
-1. a **snapshot** of the room model is frozen; its residual ``e_s = mic - snapshot * ref`` is
-   then a time-invariant filter of the reference plus the crowd (the model's own adaptation
-   no longer moves the echo around);
+1. a **snapshot** of the room model (its running average, as it is now) is frozen and run
+   over the reference and the mic of the last seconds, kept in rings: its residual
+   ``e_s = mic - snapshot * ref`` is a time-invariant filter of the reference plus the crowd
+   (the model's own adaptation does not move the echo around inside it). Run backwards over
+   the history, the snapshot needs no seconds of its own: the latest, best model is used at once,
+   over every frame it can describe;
 2. over frames of ``2**18`` samples (5.5 s at 48 kHz, several times the reverb) with a Hann
    window and 50 % overlap, every fine bin of ``E_s`` is regressed on the reference's spectrum
    ``X`` and on its spectrum under the window's derivative ``X'`` (which takes out the
@@ -18,12 +21,14 @@ This estimator removes the residual echo by a second, exact regression:
    programme echo, and what is left there is leakage, not crowd: such a band takes no more
    than the power density of the nearest band where the crowd dominates (a crowd's spectrum
    does not rise where the strong, bass-heavy programme hides it);
-5. two snapshots run staggered, each for ``max_frames`` frames, so one always has enough frames;
-   when no band is measurable the estimate holds;
-6. a snapshot whose residual carries more than ``mismatch`` of the mic's power explains nothing
-   any more (a residual of the crowd alone stays under the mic, whose music the snapshot still
-   explains; a room that changed leaves the old model adding its own, uncorrelated output):
-   it is dropped, and the estimate holds until snapshots of the re-converged model have frames.
+5. the frames are those since the programme started or the room last changed, ``min_frames``
+   to ``max_frames`` of them (three frames, 11 s, before the first estimate; one more every
+   2.7 s); when no band is measurable the estimate holds;
+6. the snapshot of the last regression keeps running forward, hop by hop; when its residual
+   carries more than ``mismatch`` of the mic's power while it still predicts programme (a
+   room that changed leaves the old model adding its own, uncorrelated output; a pause in the
+   music does not count), the room has changed: the frames start again from the first hop
+   that no longer fitted, and the estimate holds until three frames of the new room are in.
 
 The estimate describes the crowd over the latest frame (centred half a frame back, ``t_est``)
 and is renewed every half frame (2.7 s).
@@ -34,31 +39,34 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import signal
 
 from liveai.dsp.fdaf import fdaf_filter
 
 _TINY = 1e-30
 
 
-class _Window:
-    """One snapshot of the room model and the regression sums of the frames since."""
+class _Monitor:
+    """The last regression's snapshot, run forward hop by hop to see the room change."""
 
-    def __init__(self, n_bins_model: tuple[int, int], frame: int, n_bins: int) -> None:
+    def __init__(self, n_bins_model: tuple[int, int], history_hops: int, hop_s: float) -> None:
         self.snap = np.zeros(n_bins_model, dtype=np.complex128)
-        self.offset = -1
+        self.offset = 0
         self.active = False
-        self.zero = True
-        self.valid = 0  # samples of e_s computed with this snapshot
-        self.e_hist = np.zeros(frame)
-        self.frames = 0
-        self.a = np.zeros(n_bins)  # sum |X|^2
-        self.c = np.zeros(n_bins)  # sum |X'|^2
-        self.b = np.zeros(n_bins, dtype=np.complex128)  # sum conj(X) X'
-        self.u = np.zeros(n_bins, dtype=np.complex128)  # sum conj(X) E
-        self.v = np.zeros(n_bins, dtype=np.complex128)  # sum conj(X') E
-        self.ee = np.zeros(n_bins)  # sum |E|^2
-        self.pow_e = 0.0  # ~1 s averages of the snapshot residual and the mic, mean square
-        self.pow_mic = 0.0
+        self.fitted = False  # its residual was once well under the mic (it fitted the room)
+        self.pow_e = self.pow_mic = self.pow_y = 0.0  # ~0.25 s averages, mean square
+        self.ratio = np.zeros(history_hops)  # residual / mic power of the last hops
+        self.hops = 0
+        self._a = 1.0 - math.exp(-hop_s / 0.25)
+
+    def start(self, w: np.ndarray, offset: int) -> None:
+        self.snap[:] = w
+        self.offset = int(offset)
+        self.active = True
+        self.fitted = False
+        self.pow_e = self.pow_mic = self.pow_y = 0.0
+        self.ratio[:] = 0.0
+        self.hops = 0
 
     def shift(self, offset: int) -> None:
         """Keep every tap at its absolute lag when the model's bulk delay moves."""
@@ -71,16 +79,18 @@ class _Window:
             self.snap[:-k] = 0.0
         self.offset = int(offset)
 
-    def start(self, w: np.ndarray, offset: int) -> None:
-        self.snap[:] = w
-        self.zero = not np.any(w)
-        self.offset = int(offset)
-        self.active = True
-        self.valid = 0
-        self.frames = 0
-        self.pow_e = self.pow_mic = 0.0
-        for s in (self.a, self.c, self.b, self.u, self.v, self.ee):
-            s[:] = 0.0
+    def step(self, e: np.ndarray, mic: np.ndarray, y: np.ndarray) -> None:
+        pe, pm, py = float(np.mean(e * e)), float(np.mean(mic * mic)), float(np.mean(y * y))
+        a = self._a
+        self.pow_e += a * (pe - self.pow_e)
+        self.pow_mic += a * (pm - self.pow_mic)
+        self.pow_y += a * (py - self.pow_y)
+        self.ratio[self.hops % self.ratio.size] = pe / max(pm, _TINY)
+        self.hops += 1
+
+    def ratio_back(self, j: int) -> float:
+        """Residual / mic power ``j`` hops before the latest (0 = the latest)."""
+        return float(self.ratio[(self.hops - 1 - j) % self.ratio.size])
 
 
 class CrowdRegression:
@@ -95,8 +105,12 @@ class CrowdRegression:
         Shape of the room model's weights (:class:`liveai.dsp.fdaf.PartitionedModel.w`).
     hop : int
         Samples per call of :meth:`push` (the room model's hop).
-    max_frames : int
-        Frames regressed per snapshot before it is renewed.
+    max_lag_samples : int
+        Longest lag the room model reaches (its bulk delay at most plus its length), samples:
+        the reference history reaches that much further back than the frames.
+    min_frames, max_frames : int
+        Frames regressed for an estimate: at least (three: one more than the two regressors)
+        and at most.
     trust : float
         0..1: a band whose regression removed more than this share of its residual is taken
         as echo-dominated (capped by its crowd-dominated neighbours).
@@ -105,19 +119,19 @@ class CrowdRegression:
     """
 
     def __init__(self, sample_rate_hz: int, freqs_hz: np.ndarray, model_shape: tuple[int, int],
-                 hop: int, max_frames: int = 6, trust: float = 0.9,
-                 mismatch: float = 0.7) -> None:
+                 hop: int, max_lag_samples: int, min_frames: int = 3, max_frames: int = 5,
+                 trust: float = 0.9, mismatch: float = 0.7) -> None:
         sr = self.sample_rate_hz = int(sample_rate_hz)
         self.frame = m = 1 << int(math.ceil(math.log2(5.0 * sr)))  # 2**18 at 48 kHz
+        half = m // 2
         self.hop = int(hop)
-        if (m // 2) % self.hop:
+        if half % self.hop:
             raise ValueError(f"frame {m} / 2 is not a whole number of hops of {hop}")
-        self.max_frames = int(max_frames)
+        self.min_frames = max(3, int(min_frames))
+        self.max_frames = max(self.min_frames, int(max_frames))
         self.trust = float(trust)
         self.mismatch = float(mismatch)
-        self._a_pow = 1.0 - math.exp(-hop / sr)  # ~1 s
         self.freqs_hz = np.asarray(freqs_hz, dtype=np.float64)
-        n_bins = m // 2 + 1
         self.win = np.hanning(m + 2)[1:-1]
         # the window's derivative, in units of the frame (so both regressors are of one size)
         self.dwin = np.gradient(self.win) * m / (2.0 * math.pi)
@@ -127,23 +141,31 @@ class CrowdRegression:
         bucket = np.clip(np.searchsorted(lo, f, side="right") - 1, 0, self.freqs_hz.size - 1)
         self._bucket = bucket
         self._count = np.bincount(bucket, minlength=self.freqs_hz.size).astype(np.float64)
-        self._windows = [_Window(model_shape, m, n_bins), _Window(model_shape, m, n_bins)]
+        # rings (whole numbers of half frames): the mic over the longest span of frames, the
+        # reference that much plus the model's reach
+        self._mic_hist = np.zeros((self.max_frames + 1) * half)
+        reach = int(math.ceil(max(int(max_lag_samples), 1) / half)) * half
+        self._x_hist = np.zeros(self._mic_hist.size + reach)
+        self._spectra: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # frame start -> X, X'
+        self._monitor = _Monitor(model_shape, max(8, int(math.ceil(2.0 * sr / hop))), hop / sr)
         self._ones = np.ones(model_shape[0])
         self._y = np.zeros(model_shape[1], dtype=np.complex128)
         self._norm = np.zeros(model_shape[1])
-        self._x_hist = np.zeros(m)
         self._samples = 0
+        self._from = 0  # frames start here or later (the programme's start, the room's change)
+        self._next = m + (self.min_frames - 1) * half  # when the next regression runs
         self.band_power = np.zeros(self.freqs_hz.size)  # crowd mean square per band at the mic
         self.valid = False
         self.trusted = np.zeros(self.freqs_hz.size, dtype=bool)
         self.echo_share = np.zeros(self.freqs_hz.size)
+        self.frames_used = 0
         self.t_est = 0.0  # programme time the estimate describes, s
         self.updates = 0
         self.holds = 0
         self.mismatches = 0
 
     def push(self, model, ref: np.ndarray, mic: np.ndarray) -> None:
-        """One hop: extend the snapshot residuals; every half frame, regress.
+        """One hop: keep the history, watch the room; every half frame, regress.
 
         Parameters
         ----------
@@ -152,88 +174,124 @@ class CrowdRegression:
         ref, mic : np.ndarray, shape (hop,), float64
         """
         n = self.hop
-        at = self._samples % self.frame  # rings of one frame: no shifting every hop
+        s = self._samples
+        at = s % self._x_hist.size  # rings of whole hops: no shifting every hop
         self._x_hist[at:at + n] = ref
-        for w in self._windows:
-            if not w.active:
-                continue
-            if w.offset != model.offset:  # the model moved (a new delay): so does the snapshot
-                w.shift(model.offset)
-            fdaf_filter(model.fdl, model.head, model.offset, w.snap, self._ones, self._y,
+        at = s % self._mic_hist.size
+        self._mic_hist[at:at + n] = mic
+        mon = self._monitor
+        if mon.active:
+            if mon.offset != model.offset:  # the model moved (a new delay): so does the snapshot
+                mon.shift(model.offset)
+            fdaf_filter(model.fdl, model.head, model.offset, mon.snap, self._ones, self._y,
                         self._norm)
-            e = mic - np.fft.irfft(self._y, 2 * n)[n:]
-            w.e_hist[at:at + n] = e
-            w.valid += n
-            w.pow_e += self._a_pow * (float(np.mean(e * e)) - w.pow_e)
-            w.pow_mic += self._a_pow * (float(np.mean(mic * mic)) - w.pow_mic)
+            y = np.fft.irfft(self._y, 2 * n)[n:]
+            mon.step(mic - y, mic, y)
+            self._watch(s)
         self._samples += n
-        if self._samples % (self.frame // 2) == 0:
-            self._frame(model)
+        if self._samples >= self._next:
+            self._next = self._samples + self.frame // 2
+            self._regress(model)
 
-    def _frame(self, model) -> None:
-        # the rings, oldest sample first (the frame is a whole number of hops, so at a frame
-        # boundary the oldest sample sits at the write position)
-        at = self._samples % self.frame
-        x = np.roll(self._x_hist, -at)
-        xw = np.fft.rfft(x * self.win)
-        xd = np.fft.rfft(x * self.dwin)
-        best = None
-        mismatch = False
-        for w in self._windows:
-            if (w.active and not w.zero and w.valid >= self.sample_rate_hz
-                    and w.pow_e > self.mismatch * w.pow_mic):
-                # this snapshot no longer explains the mic: the room moved. One window starts
-                # again at once from no model at all (the mic itself: time-invariant whatever
-                # the model does while it re-learns the room); the other waits its turn
-                if mismatch:
-                    w.active = False
-                else:
-                    w.start(np.zeros_like(w.snap), model.offset)
-                mismatch = True
-                self.mismatches += 1
-            if not w.active or w.valid < self.frame:
-                continue
-            e = np.fft.rfft(np.roll(w.e_hist, -at) * self.win)
-            w.a += xw.real ** 2 + xw.imag ** 2
-            w.c += xd.real ** 2 + xd.imag ** 2
-            w.b += np.conj(xw) * xd
-            w.u += np.conj(xw) * e
-            w.v += np.conj(xd) * e
-            w.ee += e.real ** 2 + e.imag ** 2
-            w.frames += 1
-            # of two usable windows, the one whose snapshot left the least echo to remove
-            if w.frames >= 3 and (best is None or w.pow_e / max(w.pow_mic, _TINY)
-                                  < best[0].pow_e / max(best[0].pow_mic, _TINY)):
-                best = (w, e)
-        if best is not None and not mismatch:
-            self._estimate(best[0], xw, xd, best[1])
-        else:
+    def _watch(self, s: int) -> None:
+        """Has the room changed under the monitor's snapshot? ``s``: this hop's first sample."""
+        mon = self._monitor
+        if mon.hops < 4:
+            return
+        if mon.pow_e < 0.5 * self.mismatch * mon.pow_mic:
+            mon.fitted = True
+        # an old model in a new room adds its own output, as strong as the room's, that the mic
+        # does not have; in a pause in the music the residual is the crowd, and the snapshot
+        # predicts little (its tail), however large a share of the mic the crowd then is
+        if not (mon.fitted and mon.pow_e > self.mismatch * mon.pow_mic
+                and mon.pow_y > 0.5 * self.mismatch * mon.pow_mic):
+            return
+        # the change began with the first of the latest hops the snapshot no longer explained
+        j = 0
+        while j + 1 < min(mon.hops, mon.ratio.size) and mon.ratio_back(j + 1) > self.mismatch / 4:
+            j += 1
+        change = s - j * self.hop
+        self._from = change
+        self._next = change + self.frame + (self.min_frames - 1) * (self.frame // 2)
+        mon.active = False
+        self.mismatches += 1
+
+    @property
+    def room_since_s(self) -> float:
+        """Programme time from which the frames may be used: the start, or the room's change, s."""
+        return self._from / self.sample_rate_hz
+
+    def _read(self, ring: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Samples ``start:stop`` (absolute; before the programme: silence) from a ring."""
+        size = ring.size
+        idx = np.arange(start, stop) % size
+        out = ring[idx]
+        if start < 0:
+            out[:min(-start, out.size)] = 0.0
+        return out
+
+    def _regress(self, model) -> None:
+        m = self.frame
+        half = m // 2
+        now = self._samples
+        k = min(self.max_frames, (now - m - self._from) // half + 1) if now - m >= self._from else 0
+        if k < self.min_frames or not np.any(model.w_avg):
             self._hold()
-        # renew the snapshots: a window that has done its frames restarts from the model as it
-        # is now; an idle one starts once the other has two frames (so one always has enough)
-        for w, other in zip(self._windows, self._windows[::-1], strict=True):
-            if (w.active and w.frames >= self.max_frames) or (
-                    not w.active and (not other.active or other.frames >= 2)):
-                w.start(model.w_avg, model.offset)
+            return
+        first = now - m - (k - 1) * half
+        # the snapshot, as taps from its bulk delay, run over the whole span of the frames
+        n = self.hop
+        taps = np.fft.irfft(model.w_avg, 2 * n, axis=1)[:, :n].reshape(-1)
+        delay = model.offset * n
+        x = self._read(self._x_hist, first - delay - taps.size + 1, now - delay)
+        e = self._read(self._mic_hist, first, now) - signal.fftconvolve(x, taps, mode="valid")
+        nb = m // 2 + 1
+        a = np.zeros(nb)  # sum |X|^2
+        c = np.zeros(nb)  # sum |X'|^2
+        b = np.zeros(nb, dtype=np.complex128)  # sum conj(X) X'
+        u = np.zeros(nb, dtype=np.complex128)  # sum conj(X) E
+        v = np.zeros(nb, dtype=np.complex128)  # sum conj(X') E
+        ee = np.zeros(nb)  # sum |E|^2
+        spectra = {}
+        for j in range(k):
+            start = first + j * half
+            xw, xd = self._spectra.get(start) or self._ref_spectra(start)
+            spectra[start] = (xw, xd)
+            ew = np.fft.rfft(e[j * half:j * half + m] * self.win)
+            a += xw.real ** 2 + xw.imag ** 2
+            c += xd.real ** 2 + xd.imag ** 2
+            b += np.conj(xw) * xd
+            u += np.conj(xw) * ew
+            v += np.conj(xd) * ew
+            ee += ew.real ** 2 + ew.imag ** 2
+        self._spectra = spectra
+        self._monitor.start(model.w_avg, model.offset)
+        self._estimate(k, (a, c, b, u, v, ee), xw, xd, ew)
 
-    def _estimate(self, w: _Window, xw: np.ndarray, xd: np.ndarray, e: np.ndarray) -> None:
+    def _ref_spectra(self, start: int) -> tuple[np.ndarray, np.ndarray]:
+        x = self._read(self._x_hist, start, start + self.frame)
+        return np.fft.rfft(x * self.win), np.fft.rfft(x * self.dwin)
+
+    def _estimate(self, frames: int, sums, xw: np.ndarray, xd: np.ndarray,
+                  e: np.ndarray) -> None:
+        a, c, b, u, v, ee = sums
         # the reference and its spectrum under the window's derivative (first-order leakage)
-        det = np.maximum(w.a * w.c - (w.b.real ** 2 + w.b.imag ** 2), _TINY)
-        alpha = (w.c * w.u - w.b * w.v) / det
-        beta = (w.a * w.v - np.conj(w.b) * w.u) / det
-        lev = (w.c * (xw.real ** 2 + xw.imag ** 2) + w.a * (xd.real ** 2 + xd.imag ** 2)
-               - 2.0 * np.real(w.b * np.conj(xw) * xd)) / det
+        det = np.maximum(a * c - (b.real ** 2 + b.imag ** 2), _TINY)
+        alpha = (c * u - b * v) / det
+        beta = (a * v - np.conj(b) * u) / det
+        lev = (c * (xw.real ** 2 + xw.imag ** 2) + a * (xd.real ** 2 + xd.imag ** 2)
+               - 2.0 * np.real(b * np.conj(xw) * xd)) / det
         r = e - alpha * xw - beta * xd
         keep = np.clip(1.0 - lev, 0.0, 1.0)
         nb = self.freqs_hz.size
         r2 = np.bincount(self._bucket, r.real ** 2 + r.imag ** 2, minlength=nb)
         kept = np.bincount(self._bucket, keep, minlength=nb)
         crowd = r2 / np.maximum(kept, 1e-9) * self._count * self._scale
-        # share of the residual the regression explained, over the whole window
-        rss = w.ee - np.real(np.conj(alpha) * w.u + np.conj(beta) * w.v)
-        dof = max(w.frames - 2, 1)
-        rss_b = np.bincount(self._bucket, np.maximum(rss, 0.0), minlength=nb) * w.frames / dof
-        ee_b = np.bincount(self._bucket, w.ee, minlength=nb)
+        # share of the residual the regression explained, over the whole span
+        rss = ee - np.real(np.conj(alpha) * u + np.conj(beta) * v)
+        dof = max(frames - 2, 1)
+        rss_b = np.bincount(self._bucket, np.maximum(rss, 0.0), minlength=nb) * frames / dof
+        ee_b = np.bincount(self._bucket, ee, minlength=nb)
         share = np.clip(1.0 - rss_b / np.maximum(ee_b, _TINY), 0.0, 1.0)
         self.echo_share = share
         trusted = (share <= self.trust) & (self._count > 0)
@@ -244,12 +302,13 @@ class CrowdRegression:
         # an echo-dominated band takes no more than the nearest crowd-dominated band's power
         # density (a crowd's spectrum does not rise where the programme hides it)
         idx = np.flatnonzero(trusted)
-        for b in np.flatnonzero(~trusted):
-            k = idx[np.argmin(np.abs(idx - b))]
-            crowd[b] = min(crowd[b], crowd[k] * self._count[b] / self._count[k])
+        for k in np.flatnonzero(~trusted):
+            near = idx[np.argmin(np.abs(idx - k))]
+            crowd[k] = min(crowd[k], crowd[near] * self._count[k] / self._count[near])
         # the latest frame is centred half a frame back
         self.t_est = (self._samples - self.frame / 2) / self.sample_rate_hz
         self.band_power = crowd
+        self.frames_used = frames
         self.valid = True
         self.updates += 1
 

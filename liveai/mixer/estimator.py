@@ -11,9 +11,10 @@ From the model:
 - crowd level: the residual ``e = mic - ŷ`` is crowd plus echo the model has not learned, and
   in a reverberant hall the model explains the mic only to some 20-25 dB (see ``erle_db``), so a
   quiet crowd drowns in that echo. :class:`liveai.mixer.crowd.CrowdRegression` removes it: it
-  freezes snapshots of the model and regresses their residual on the reference over 5.5 s
-  frames, fine bin by fine bin; what no fixed filter of the reference explains is the crowd.
-  Until its first frames are in (some 11 s after the delay is found) the residual stands in.
+  runs a frozen snapshot of the model back over the last seconds and regresses its residual on
+  the reference over 5.5 s frames, fine bin by fine bin; what no fixed filter of the reference
+  explains is the crowd. Until its first three frames are in (11 s into the programme, or
+  after the room changed) the residual stands in.
 
 Everything runs when a full hop of ``frame`` samples has arrived, inside :meth:`push`; it is
 deterministic and independent of the caller's block size.
@@ -100,7 +101,8 @@ class RoomEstimator:
         self._see = np.zeros(nb)
         self._model_to_bin = np.minimum(np.arange(n + 1) // 2, nb - 1)  # 2N-FFT bins -> N-FFT bins
         #: the crowd, by an exact regression on snapshots of the model (see liveai.mixer.crowd)
-        self.crowd = CrowdRegression(sr, self.freqs_hz, self.model.w.shape, n)
+        self.crowd = CrowdRegression(sr, self.freqs_hz, self.model.w.shape, n,
+                                     max_lag_samples=self.model.fdl.shape[0] * n)
         hop_s = n / sr
         self._a_avg = 1.0 - math.exp(-hop_s / config.average_s)
         self._a_model = 1.0 - math.exp(-hop_s / 2.0)  # model average over ~2 s
@@ -250,7 +252,7 @@ class RoomEstimator:
         Per band, the model's residual (current, averaged over ``average_s``) where it is the
         crowd, and the snapshot regression's level (:class:`liveai.mixer.crowd.CrowdRegression`,
         a few seconds old) + 2 dB where the residual is mostly programme echo. Until the
-        regression has its first frames (some 14 s into the programme), the residual alone,
+        regression has its first frames (11 s into the programme), the residual alone,
         which reads high in a reverberant hall (see :attr:`crowd_valid`).
         """
         if self.crowd.valid:

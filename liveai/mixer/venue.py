@@ -286,14 +286,15 @@ def make_rooms(hall: Hall, rt60_empty_s: float = 1.6, rt60_full_s: float = 1.0, 
 
 
 def figures(run: VenueRun, lo_hz: float = 100.0, hi_hz: float = 8000.0,
-            settle_s: float = 15.0, crowd_settle_s: float = 22.0,
-            crowd_reconverge_s: float = 15.0) -> dict[str, float]:
+            settle_s: float = 15.0, crowd_settle_s: float = 15.0,
+            crowd_reconverge_s: float = 15.0, crowd_tol_db: float = 2.0) -> dict[str, float]:
     """The numbers the venue test and the benchmark quote.
 
     ``crowd_err_db`` is the crowd estimate's largest error from ``settle_s`` on;
-    ``crowd_err_settled_db`` the same once the estimate is measured (from ``crowd_settle_s``:
-    the delay found, then three 5.5 s frames of a snapshot of the room model) and outside the
-    ``crowd_reconverge_s`` after the room changes (the snapshots re-learn it).
+    ``crowd_err_settled_db`` the same from ``crowd_settle_s`` on, outside the
+    ``crowd_reconverge_s`` after the room changes (three 5.5 s frames of the new room are needed);
+    ``crowd_back_s`` is how long after the change the estimate is back within ``crowd_tol_db``
+    of the truth for good.
     """
     f = run.freqs_hz
     sel = (f >= lo_hz / 2 ** (1 / 6)) & (f <= hi_hz * 2 ** (1 / 6))
@@ -313,6 +314,9 @@ def figures(run: VenueRun, lo_hz: float = 100.0, hi_hz: float = 8000.0,
                    if np.all(errs[i:after[-1] + 1] <= 1.5)), float("inf"))
     first = next((t[i] for i in range(before + 1) if np.all(errs[i:before + 1] <= 1.5)),
                  float("inf"))
+    crowd_err = np.abs(run.crowd_est_db - run.crowd_true_db)
+    crowd_back = next((t[i] - run.change_s for i in after
+                       if np.all(crowd_err[i:] <= crowd_tol_db)), float("inf"))
     ok = t >= settle_s
     settled = (t >= crowd_settle_s) & ~((t >= run.change_s)
                                         & (t < run.change_s + crowd_reconverge_s))
@@ -329,6 +333,7 @@ def figures(run: VenueRun, lo_hz: float = 100.0, hi_hz: float = 8000.0,
         "crowd_bias_db": float(np.mean(run.crowd_est_db[ok] - run.crowd_true_db[ok])),
         "crowd_err_settled_db": float(np.max(np.abs(run.crowd_est_db[settled]
                                                     - run.crowd_true_db[settled]))),
+        "crowd_back_s": crowd_back,
         "min_duck_db": float(np.min(run.duck_db)),
         "max_gain_db": float(np.max(run.gain_db)),
         "max_band_db": float(np.max(run.band_gains_db)),
