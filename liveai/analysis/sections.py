@@ -96,6 +96,10 @@ class SectionTracker:
         self._f = np.zeros(_N_F)  # scalar state, see the _F_ indexes
         self._i = np.zeros(_N_I, dtype=np.int64)  # see the _I_ indexes
         self._scratch = np.zeros(self.n_hist)  # for sorting (percentiles)
+        #: :func:`_section_hop`'s arguments after ``frame``, gathered once.
+        self.kernel_args = (self.hop_s, self.low_bands, self._f, self._i, self._loud, self._low,
+                            self._high, self._bands, self._kicks, self._tops, self._acc_bands,
+                            self._scratch)
         self.reset()
 
     def reset(self) -> None:
@@ -140,9 +144,7 @@ class SectionTracker:
             A 0-d FRAME_DTYPE array; ``momentary_lufs``, ``band_db`` and ``band_onset_count``
             are read.
         """
-        _section_hop(frame, self.hop_s, self.low_bands, self._f, self._i, self._loud, self._low,
-                     self._high, self._bands, self._kicks, self._tops, self._acc_bands,
-                     self._scratch)
+        _section_hop(frame, *self.kernel_args)
 
 
 @njit(cache=True, nogil=True)
