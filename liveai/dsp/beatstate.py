@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from liveai.dsp import fastlog
+
 #: Log compression of the filtered magnitudes: ``log1p(FLUX_GAIN * amplitude)``.
 FLUX_GAIN = 1000.0
 
@@ -42,9 +44,9 @@ def log_filterbank(sample_rate_hz: int, n_fft: int, f_min_hz: float = 30.0,
     return edges[:-1].copy(), edges[1:].copy()
 
 
-@njit(cache=True, nogil=True)
-def superflux(spec, amp_scale, band_lo, band_hi, low_bands, low_weight, prev, cur,
-              out):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, error_model="numpy")
+def superflux(spec, amp_scale, band_lo, band_hi, low_bands, low_weight, prev, cur, out,
+              scratch):  # pragma: no cover - compiled
     """Log filtered spectral flux with a maximum filter over frequency, one frame.
 
     Parameters
@@ -65,16 +67,30 @@ def superflux(spec, amp_scale, band_lo, band_hi, low_bands, low_weight, prev, cu
         Scratch.
     out : float64 (2,)
         Out: overall (weighted) flux per band, low-band flux per band.
+    scratch : float64 (>= n_bins,)
+        Scratch: the bins' magnitudes.
     """
     nb = band_lo.shape[0]
+    k_lo = spec.shape[0]
+    k_hi = 0
+    for b in range(nb):
+        k_lo = min(k_lo, band_lo[b])
+        k_hi = max(k_hi, band_hi[b])
+    # Magnitudes and logarithms in branch-free loops of their own (they vectorise); the sums
+    # per band stay in bin order.
+    x = spec[k_lo:k_hi]  # sliced: an index from 0 drops numba's negative-index check
+    mag = scratch[k_lo:k_hi]
+    for k in range(x.shape[0]):
+        re = x[k].real
+        im = x[k].imag
+        mag[k] = np.sqrt(re * re + im * im)
     for b in range(nb):
         acc = 0.0
         for k in range(band_lo[b], band_hi[b]):
-            re = spec[k].real
-            im = spec[k].imag
-            acc += np.sqrt(re * re + im * im)
-        acc *= amp_scale / np.sqrt(band_hi[b] - band_lo[b])
-        cur[b] = np.log1p(FLUX_GAIN * acc)
+            acc += scratch[k]
+        cur[b] = acc * (amp_scale / np.sqrt(band_hi[b] - band_lo[b]))
+    for b in range(nb):
+        cur[b] = fastlog.log1p(FLUX_GAIN * cur[b])
     total = 0.0
     low = 0.0
     for b in range(nb):
@@ -335,7 +351,7 @@ def warm_up() -> None:
     lo = np.array([1, 2], dtype=np.int64)
     hi = np.array([2, 4], dtype=np.int64)
     superflux(np.zeros(9, dtype=np.complex128), 1.0, lo, hi, 1, 2.0, np.zeros(2),
-              np.zeros(2), np.zeros(2))
+              np.zeros(2), np.zeros(2), np.zeros(9))
     intervals = np.array([4, 5], dtype=np.int64)
     offsets = np.array([0, 4], dtype=np.int64)
     tm = np.zeros((2, 2))

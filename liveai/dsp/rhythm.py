@@ -15,14 +15,15 @@ import numpy as np
 import rocket_fft  # noqa: F401  # np.fft inside numba kernels (pocketfft, as numpy's own)
 from numba import njit
 
+from liveai.dsp import fastlog
 from liveai.dsp.beatstate import superflux
 
 #: Compression of magnitudes before the flux: ``log1p(LOG_GAIN * amplitude)``.
 LOG_GAIN = 1000.0
 
 
-@njit(cache=True, nogil=True)
-def band_flux(spec, amp_scale, prev_log, band_lo, band_hi, out):  # pragma: no cover
+@njit(cache=True, nogil=True, error_model="numpy")
+def band_flux(spec, amp_scale, prev_log, band_lo, band_hi, out, scratch):  # pragma: no cover
     """Half-wave rectified log-magnitude flux per band, then remember this frame.
 
     Parameters
@@ -38,27 +39,37 @@ def band_flux(spec, amp_scale, prev_log, band_lo, band_hi, out):  # pragma: no c
         Bin range of each band.
     out : float64 (n_bands,)
         Mean positive change per bin in each band.
+    scratch : float64 (>= n_bins,)
+        Scratch: each bin's positive change.
     """
     n_bands = band_lo.shape[0]
     k_lo = prev_log.shape[0]
     k_hi = 0
     for b in range(n_bands):
-        out[b] = 0.0
         k_lo = min(k_lo, band_lo[b])
         k_hi = max(k_hi, band_hi[b])
+    k_hi = min(k_hi, prev_log.shape[0])
     # Bins outside every band count nowhere: their logarithms (most of the cost) are skipped.
-    for k in range(k_lo, min(k_hi, prev_log.shape[0])):
-        re = spec[k].real
-        im = spec[k].imag
-        lg = np.log1p(LOG_GAIN * amp_scale * np.sqrt(re * re + im * im))
-        d = lg - prev_log[k]
-        prev_log[k] = lg
-        if d > 0.0:
-            for b in range(n_bands):
-                if band_lo[b] <= k < band_hi[b]:
-                    out[b] += d
+    # One branch-free loop (it vectorises), then the sums per band in bin order: a change
+    # that is not positive adds an exact 0.
+    # (Slices, so that the loop index starts at 0: numba then drops its negative-index check,
+    # which would keep the loop scalar.)
+    gain = LOG_GAIN * amp_scale
+    x = spec[k_lo:k_hi]
+    prev = prev_log[k_lo:k_hi]
+    pos = scratch[k_lo:k_hi]
+    for k in range(x.shape[0]):
+        re = x[k].real
+        im = x[k].imag
+        lg = fastlog.log1p(gain * np.sqrt(re * re + im * im))
+        d = lg - prev[k]
+        prev[k] = lg
+        pos[k] = d if d > 0.0 else 0.0
     for b in range(n_bands):
-        out[b] /= max(band_hi[b] - band_lo[b], 1)
+        acc = 0.0
+        for k in range(band_lo[b], band_hi[b]):
+            acc += scratch[k]
+        out[b] = acc / max(band_hi[b] - band_lo[b], 1)
 
 
 @njit(cache=True, nogil=True)
@@ -103,10 +114,9 @@ def pick_onsets(odf, mean, dev, prev, since, peak, decay, peak_decay, k_dev, flo
 @njit(cache=True, nogil=True)
 def _windowed_rfft(history, window, windowed, spec):  # pragma: no cover - compiled
     """``spec = rfft(history[-n:] * window)``, ``n = len(window)``."""
-    n = window.shape[0]
-    h0 = history.shape[0] - n
-    for i in range(n):
-        windowed[i] = history[h0 + i] * window[i]
+    x = history[history.shape[0] - window.shape[0] :]  # sliced: the loop below vectorises
+    for i in range(window.shape[0]):
+        windowed[i] = x[i] * window[i]
     # pocketfft (through rocket-fft) takes a small, fixed-size scratch from the heap per call.
     np.fft.rfft(windowed, out=spec)
 
@@ -152,7 +162,7 @@ def onset_hop(history, window, windowed, spec, amp_scale, prev_log, band_lo, ban
         :func:`liveai.dsp.beatstate.superflux`.
     """
     _windowed_rfft(history, window, windowed, spec)
-    band_flux(spec, amp_scale, prev_log, band_lo, band_hi, odf)
+    band_flux(spec, amp_scale, prev_log, band_lo, band_hi, odf, windowed)  # free once transformed
     n_frames[0] += 1
     d = min(decay, 1.0 - 1.0 / (n_frames[0] + 15))
     pick_onsets(odf, stats[0], stats[1], stats[2], stats[3], stats[4], d, peak_decay, k_dev,
@@ -161,7 +171,7 @@ def onset_hop(history, window, windowed, spec, amp_scale, prev_log, band_lo, ban
         counts[c] += onset[c]
     _windowed_rfft(history, rwindow, rwindowed, rspec)
     superflux(rspec, ramp_scale, fb_lo, fb_hi, low_bands, low_weight, fb_prev, fb_cur,
-              rhythm_odf)
+              rhythm_odf, rwindowed)  # rwindowed: free once transformed
 
 
 def warm_up() -> None:
@@ -171,7 +181,7 @@ def warm_up() -> None:
     lo = np.array([0, 2], dtype=np.int64)
     hi = np.array([4, 9], dtype=np.int64)
     out = np.zeros(2)
-    band_flux(spec, 1.0, prev, lo, hi, out)
+    band_flux(spec, 1.0, prev, lo, hi, out, np.zeros(9))
     z = np.zeros(2)
     pick_onsets(out, z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), 0.9, 0.99, 1.0, 0.01,
                 0.25, 2.0, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.float32))
