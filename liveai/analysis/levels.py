@@ -52,6 +52,9 @@ class LevelAnalyzer:
     latency_samples : int
         0 for levels (they describe the hop just received); band energies are centred
         ``n_fft / 2`` samples back.
+    kernel_args : tuple
+        :func:`_level_hop`'s arguments after ``hop, frame`` (state, settings, outputs),
+        gathered once; a new tuple after :meth:`check_hop` resizes for a new channel count.
     """
 
     latency_samples = 0

@@ -94,6 +94,9 @@ class FrameAnalyzer:
         self.beats.process(onset_value, low_value, frame)
 
 
+# numba's cache checks only the file a function is defined in: after editing a kernel this one
+# calls (in dsp/ or another analysis module), clear NUMBA_CACHE_DIR, or this call keeps the old
+# code. (The same holds for every kernel that calls into another module.)
 @njit(cache=True, nogil=True)
 def _frame_hop(hop, frame, history, level_args, onset_args,
                section_args):  # pragma: no cover - compiled
