@@ -266,15 +266,21 @@ def _liveai_events(x: np.ndarray, sr: int, hop: int) -> tuple[dict, float]:
 
 
 def _liveai_stage_us(x: np.ndarray, sr: int, hop: int) -> dict[str, float]:
-    """Mean microseconds per hop of each analyser in FrameAnalyzer, and of the whole hop.
+    """Mean microseconds per hop of each stage of FrameAnalyzer, and of the whole hop.
 
-    Each analyser's entry point is wrapped in a timer on this one instance, so the breakdown
-    follows whatever the pipeline calls; the timers add well under a microsecond per stage.
+    The pipeline's stages are timed in place: its one compiled call for levels, onsets and
+    sections (``fused``) and the beat tracker (``beats``), each wrapped in a timer on this one
+    run; the timers add well under a microsecond per stage. Then each analyser runs alone over
+    the same audio (``levels``, ``onsets``, ``sections``), to show where the fused call's time
+    goes (alone, each also pays its own dispatch).
     """
-    from liveai.analysis.pipeline import FrameAnalyzer
+    from liveai.analysis import pipeline
+    from liveai.analysis.levels import LevelAnalyzer
+    from liveai.analysis.onsets import OnsetDetector
+    from liveai.analysis.sections import SectionTracker
     from liveai.frame import new_frame
 
-    fa = FrameAnalyzer(sr, hop, 2048)
+    fa = pipeline.FrameAnalyzer(sr, hop, 2048)
     ns: dict[str, int] = {}
 
     def timed(name: str, fn):
@@ -282,23 +288,40 @@ def _liveai_stage_us(x: np.ndarray, sr: int, hop: int) -> dict[str, float]:
 
         def wrapper(*args):
             t0 = time.perf_counter_ns()
-            fn(*args)
+            out = fn(*args)
             ns[name] += time.perf_counter_ns() - t0
+            return out
         return wrapper
 
-    stages = (("levels", fa.levels, "process_hop"), ("onsets", fa.onsets, "process"),
-              ("beats", fa.beats, "process"), ("sections", fa.sections, "process"))
-    for name, obj, method in stages:
-        setattr(obj, method, timed(name, getattr(obj, method)))
     frame = new_frame()
     x = np.ascontiguousarray(x, dtype=np.float32)
-    n = 0
+    hops = [x[i : i + hop] for i in range(0, x.shape[0] - hop + 1, hop)]
+    fused = pipeline._frame_hop
+    fa.beats.process = timed("beats", fa.beats.process)
+    pipeline._frame_hop = timed("fused", fused)
     total = 0
-    for i in range(0, x.shape[0] - hop + 1, hop):
+    try:
+        for h in hops:
+            t0 = time.perf_counter_ns()
+            fa.process_hop(h, frame)
+            total += time.perf_counter_ns() - t0
+    finally:
+        pipeline._frame_hop = fused
+    levels = LevelAnalyzer(sr, hop, 2048)
+    onsets = OnsetDetector(sr, 2048, hop)
+    sections = SectionTracker(sr, hop)
+    alone = np.zeros(3, dtype=np.int64)
+    for h in hops:
         t0 = time.perf_counter_ns()
-        fa.process_hop(x[i : i + hop], frame)
-        total += time.perf_counter_ns() - t0
-        n += 1
+        levels.process_hop(h, frame)
+        t1 = time.perf_counter_ns()
+        onsets.process(levels.history, frame)
+        t2 = time.perf_counter_ns()
+        sections.process(frame)
+        t3 = time.perf_counter_ns()
+        alone += (t1 - t0, t2 - t1, t3 - t2)
+    ns |= {"levels": int(alone[0]), "onsets": int(alone[1]), "sections": int(alone[2])}
+    n = len(hops)
     return {name: t / (1e3 * n) for name, t in ns.items()} | {"total": total / (1e3 * n)}
 
 
@@ -461,10 +484,11 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
     # Where liveai's time goes, hop by hop, on the first material (the demo groove).
     name, x, sr, _ = material[0]
     us = _liveai_stage_us(x, sr, hop)
-    lines.append(f"per hop ({name}, {sr} Hz): liveai {us['total']:.0f} us = levels "
-                 f"{us['levels']:.0f} + onsets {us['onsets']:.0f} + beats {us['beats']:.0f} + "
-                 f"sections {us['sections']:.0f} (+ glue); aubio {aubio_hop_us[0]:.0f} us "
-                 "(tempo + onsets)")
+    lines.append(f"per hop ({name}, {sr} Hz): liveai {us['total']:.0f} us = levels + onsets + "
+                 f"sections {us['fused']:.0f} (one compiled call) + beats {us['beats']:.0f} "
+                 f"(+ glue); aubio {aubio_hop_us[0]:.0f} us (tempo + onsets)")
+    lines.append(f"  each analyser alone (own dispatch): levels {us['levels']:.0f} us, onsets "
+                 f"{us['onsets']:.0f} us, sections {us['sections']:.0f} us")
     lat = _latency(48000, 128, latency_s)
     if lat.size:
         lines.append(f"latency, block entering the ring -> its FeatureFrame published (48 kHz, "

@@ -191,3 +191,19 @@ def test_spectrum_row_is_webaudios_mapping():
     spectrum_row(mag, float(n_fft), 0.0, np.zeros(db.size), -100.0, -30.0, out)
     np.testing.assert_allclose(out, np.clip((db + 100) / 70, 0, 1), atol=1e-6)
     assert out[0] == 0.0 and out[-1] == 1.0
+
+
+def test_fast_logarithms_are_within_one_ulp_of_numpys(rng):
+    """The vectorising logarithms of the spectrum row and the onset flux round like libm's."""
+    from liveai.dsp import fastlog
+
+    x = np.concatenate([10.0 ** rng.uniform(-300, 300, 200_000), rng.uniform(0.5, 2.0, 100_000),
+                        1.0 + rng.uniform(-1e-6, 1e-6, 10_000), [fastlog.TINY, 0.5, 1.0, 2.0]])
+    got = np.empty_like(x)
+    fastlog.log_array(x, got)
+    want = np.log(x)
+    assert np.all(np.abs(got - want) <= np.spacing(np.abs(want)))
+    y = np.concatenate([10.0 ** rng.uniform(-20, 6, 200_000), [0.0, 1e-300, 1e-17]])
+    fastlog.log1p_array(y, got[: y.size])
+    want = np.log1p(y)
+    assert np.all(np.abs(got[: y.size] - want) <= np.spacing(np.maximum(np.abs(want), 1e-300)))

@@ -52,6 +52,9 @@ class LevelAnalyzer:
     latency_samples : int
         0 for levels (they describe the hop just received); band energies are centred
         ``n_fft / 2`` samples back.
+    kernel_args : tuple
+        :func:`_level_hop`'s arguments after ``hop, frame`` (state, settings, outputs),
+        gathered once; a new tuple after :meth:`check_hop` resizes for a new channel count.
     """
 
     latency_samples = 0
@@ -109,11 +112,11 @@ class LevelAnalyzer:
         self.reset()
 
     def _bind(self) -> None:
-        """Gather the kernel's arguments once.
+        """Gather the kernel's arguments once (:attr:`kernel_args`).
 
         Looking up 35 attributes every hop would cost more than some of the kernels they feed.
         """
-        self._args = (
+        self.kernel_args = (
             self._counts, self._mono, self._k_coeffs, self._k_state, self._k_energy,
             self._energy_hist, self._buf, self._window, self._windowed, self.spec, self._mag,
             self._lo, self._hi, self._norm, float(self.n_fft), SPECTRUM_SMOOTHING,
@@ -162,6 +165,19 @@ class LevelAnalyzer:
             ``spectrum`` (its first ``n_fft // 2 + 1`` bins at most), ``waveform``, ``chroma``,
             ``pitch_class`` and ``nonfinite_samples`` are written.
         """
+        self.check_hop(hop)
+        _level_hop(hop, frame, *self.kernel_args)
+
+    def check_hop(self, hop: np.ndarray) -> None:
+        """Refuse a hop the kernel cannot take; resize for a new channel count.
+
+        :attr:`kernel_args` is a new tuple after a resize.
+
+        Raises
+        ------
+        ValueError
+            ``hop`` is not a C-contiguous float32 array of shape (hop_length, channels).
+        """
         if (hop.ndim != 2 or hop.shape[0] != self.hop_length or hop.dtype != _FLOAT32
                 or not hop.flags.c_contiguous):
             # The kernels do no bounds checks: a wrong shape must never reach them.
@@ -171,7 +187,6 @@ class LevelAnalyzer:
             self._k_state = np.zeros((hop.shape[1], 2, 2))
             self._k_energy = np.zeros(hop.shape[1])
             self._bind()
-        _level_hop(hop, frame, *self._args)
 
 
 @njit(cache=True, nogil=True)

@@ -1,17 +1,27 @@
-"""One hop of the whole analysis: levels → onsets → beats → sections, into one FeatureFrame."""
+"""One hop of the whole analysis: levels, onsets and sections, then beats, into one FeatureFrame.
+
+Levels, onsets (with the beat tracker's detection function) and sections run in one compiled
+call per hop (:func:`_frame_hop`), each analyser's kernel writing its fields of the record; the
+beat tracker follows, in Python around its own kernel. Sections read only level and onset
+fields, so running them before the beats changes nothing they report.
+"""
 
 from __future__ import annotations
 
 import time
 
 import numpy as np
+from numba import njit
 
 from liveai.analysis import levels as level_analysis
+from liveai.analysis import onsets as onset_analysis
 from liveai.analysis import sections as section_analysis
 from liveai.analysis.levels import LevelAnalyzer
-from liveai.analysis.rhythm import BeatTracker, OnsetDetector
+from liveai.analysis.onsets import OnsetDetector
+from liveai.analysis.rhythm import BeatTracker
 from liveai.analysis.sections import SECTION_NAMES, SectionTracker
 from liveai.dsp import beatstate, levels, loudness, rhythm
+from liveai.frame import new_frame
 
 
 def warm_up() -> float:
@@ -20,9 +30,12 @@ def warm_up() -> float:
     levels.warm_up()
     loudness.warm_up()
     level_analysis.warm_up()  # the analysers' own kernels, which read and write the frame
+    onset_analysis.warm_up()
     section_analysis.warm_up()
     rhythm.warm_up()
     beatstate.warm_up()
+    fa = FrameAnalyzer(48000, 512, 2048)  # the one call per hop that runs them all
+    fa.process_hop(np.zeros((512, 1), dtype=np.float32), new_frame())
     return time.perf_counter() - t0
 
 
@@ -47,6 +60,7 @@ class FrameAnalyzer:
         self.onsets = OnsetDetector(sample_rate_hz, n_fft, hop_length)
         self.beats = BeatTracker(sample_rate_hz, hop_length)
         self.sections = SectionTracker(sample_rate_hz, hop_length)
+        self._history = self.levels.history  # the onsets read the level analyser's samples
 
     @property
     def latency_samples(self) -> int:
@@ -66,13 +80,47 @@ class FrameAnalyzer:
         self.sections.reset()
 
     def process_hop(self, hop: np.ndarray, frame: np.ndarray) -> None:
-        """Analyse one hop (hop_length, channels) float32 and fill ``frame``."""
-        self.levels.process_hop(hop, frame)
-        self.onsets.process(self.levels.history, frame)
-        odf = self.onsets.odf  # overall, low, mid, high
-        rhythm = self.onsets.rhythm_odf  # the beat tracker's detection function, low band
-        self.beats.process(float(rhythm[0]), float(odf[1]), frame)
-        self.sections.process(frame)
+        """Analyse one hop and fill ``frame``.
+
+        Parameters
+        ----------
+        hop : np.ndarray, shape (hop_length, channels), float32, C-contiguous
+        frame : np.ndarray
+            A 0-d FRAME_DTYPE array.
+        """
+        self.levels.check_hop(hop)
+        onset_value, low_value = _frame_hop(hop, frame, self._history, self.levels.kernel_args,
+                                            self.onsets.kernel_args, self.sections.kernel_args)
+        self.beats.process(onset_value, low_value, frame)
+
+
+# numba's cache checks only the file a function is defined in: after editing a kernel this one
+# calls (in dsp/ or another analysis module), clear NUMBA_CACHE_DIR, or this call keeps the old
+# code. (The same holds for every kernel that calls into another module.)
+@njit(cache=True, nogil=True)
+def _frame_hop(hop, frame, history, level_args, onset_args,
+               section_args):  # pragma: no cover - compiled
+    """Levels, onsets and sections of one hop in one compiled call, each writing ``frame``.
+
+    Parameters
+    ----------
+    hop : float32 (hop_length, channels)
+    frame : 0-d FRAME_DTYPE array
+    history : float64 (n_fft,)
+        The level analyser's last ``n_fft`` mono samples (which its kernel updates first).
+    level_args, onset_args, section_args : tuple
+        :attr:`LevelAnalyzer.kernel_args`, :attr:`OnsetDetector.kernel_args`,
+        :attr:`SectionTracker.kernel_args`.
+
+    Returns
+    -------
+    onset_value, low_value : float
+        The beat tracker's detection function and the low band's onset flux of this hop.
+    """
+    level_analysis._level_hop(hop, frame, *level_args)
+    onset_value, low_value = onset_analysis._onset_hop(history, frame, *onset_args)
+    section_analysis._section_hop(frame, *section_args)
+    return onset_value, low_value
 
 
 class EventLog:

@@ -1,4 +1,4 @@
-"""Onsets (overall and per band), tempo, beats and bars, causally, one hop at a time."""
+"""Tempo, beats and bars, causally, one hop at a time (onsets: :mod:`liveai.analysis.onsets`)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,20 @@ import math
 
 import numpy as np
 
+# Onsets and the rhythm detection function live in liveai.analysis.onsets (re-exported here).
+from liveai.analysis.onsets import (  # noqa: F401
+    ONSET_BANDS_HZ,
+    RHYTHM_LOW_HZ,
+    RHYTHM_LOW_WEIGHT,
+    OnsetDetector,
+    onset_window,
+)
 from liveai.dsp import beatstate as bs
-from liveai.dsp import levels as lv
-from liveai.dsp import rhythm as k
 
-#: Onset bands: overall, then low (kick), mid (snare body), high (hats); Hz.
-ONSET_BANDS_HZ = ((30.0, 16000.0), (30.0, 150.0), (150.0, 2500.0), (5000.0, 16000.0))
 #: Beats start firing when the smoothed tempo confidence rises above BEATS_ON_CONFIDENCE and
 #: stop when it falls below BEATS_OFF_CONFIDENCE (silence, noise): the tracker keeps time anyway.
 BEATS_ON_CONFIDENCE = 0.4
 BEATS_OFF_CONFIDENCE = 0.2
-#: Upper edge of the low bands of the rhythm detection function (kick, bass), Hz.
-RHYTHM_LOW_HZ = 200.0
-#: Weight of each low band against any other band in the rhythm detection function.
-RHYTHM_LOW_WEIGHT = 4.0
 #: Beat-pointer HMM: tempo change penalty at each beat, and 1 / (fraction of a beat that is
 #: its beat region).
 TRANSITION_LAMBDA = 100.0
@@ -61,147 +61,6 @@ COAST_MIN_ACTIVITY = 0.01
 COAST_BEATS = 32.0
 COAST_ARM_BEATS = 8.0
 COAST_STEADY = 0.03
-
-
-def onset_window(n: int) -> np.ndarray:
-    """A window that leans on the newest samples, so a hit shows in the hop it arrives.
-
-    A Hann window hides the last samples of a frame (its tail is near 0), which delays onsets
-    by about a quarter window. This one rises over the first 3/4 and falls over the last 1/4:
-    still smooth at both ends (no leakage from a hard edge), with its weight near "now".
-    """
-    a = (3 * n) // 4
-    b = n - a
-    return np.concatenate([np.hanning(2 * a + 1)[:a], np.hanning(2 * b + 1)[b : 2 * b]])
-
-
-class OnsetDetector:
-    """Spectral-flux onsets with adaptive thresholds, reported in the hop they happen.
-
-    The flux comes from its own short FFT (1024 samples, or two hops for long hops) over the newest
-    samples with :func:`onset_window`: a hit is reported at the end of the hop that contains
-    it, or, when it arrives in the last few milliseconds of a hop, at the end of the next one.
-
-    Parameters
-    ----------
-    sample_rate_hz : int
-    n_fft : int
-        Samples available (the level analyser's frame); the onset FFT uses
-        ``min(n_fft, max(1024, 2 * hop_length))`` of them.
-    hop_length : int
-    threshold_s : float
-        Memory of the running mean/deviation that set each channel's threshold.
-    k_dev : float
-        Threshold = running mean + ``k_dev`` × running deviation + a small floor.
-    refractory_ms : float
-        Minimum time between two onsets of one channel.
-    min_rel : float
-        An onset must reach this fraction of its channel's decaying peak (memory ``peak_s``).
-
-    Attributes
-    ----------
-    latency_samples : int
-        The longest delay from a hit to the end of the hop that reports it: two hops.
-    odf : np.ndarray, shape (4,)
-        This hop's detection function (overall, low, mid, high).
-    """
-
-    def __init__(self, sample_rate_hz: int, n_fft: int, hop_length: int,
-                 threshold_s: float = 1.5, k_dev: float = 2.0, refractory_ms: float = 60.0,
-                 floor: float = 0.02, min_rel: float = 0.2, peak_s: float = 4.0) -> None:
-        n_fft_available = int(n_fft)
-        # Long enough to see a whole hop (and then some), short enough to react fast.
-        n_fft = min(int(n_fft), max(1024, 2 * int(hop_length)))
-        self.n_fft = n_fft
-        self.latency_samples = 2 * int(hop_length)
-        self._window = onset_window(n_fft)
-        self._amp_scale = 2.0 / float(np.sum(self._window))
-        self._windowed = np.zeros(n_fft)
-        self._spec = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
-        nyq = 0.95 * sample_rate_hz / 2
-        lo, hi = [], []
-        for f_lo, f_hi in ONSET_BANDS_HZ:
-            a = int(round(f_lo * n_fft / sample_rate_hz))  # [Hz] * [bins/Hz]
-            b = int(round(min(f_hi, nyq) * n_fft / sample_rate_hz))
-            lo.append(a)
-            hi.append(max(b, a + 1))
-        self._lo = np.array(lo, dtype=np.int64)
-        self._hi = np.array(hi, dtype=np.int64)
-        self._prev_log = np.zeros(n_fft // 2 + 1)
-        self.odf = np.zeros(4)
-        self._mean = np.zeros(4)
-        self._dev = np.zeros(4)
-        self._prev = np.zeros(4)
-        self._since = np.zeros(4)
-        self._peak = np.zeros(4)
-        self._peak_decay = math.exp(-hop_length / (sample_rate_hz * peak_s))
-        self._min_rel = float(min_rel)
-        self._onset = np.zeros(4, dtype=np.int64)
-        self._strength = np.zeros(4, dtype=np.float32)
-        self._decay = math.exp(-hop_length / (sample_rate_hz * threshold_s))
-        self._k_dev = float(k_dev)
-        self._floor = float(floor)
-        self._refractory = math.ceil(refractory_ms * 1e-3 * sample_rate_hz / hop_length)
-        self.counts = np.zeros(4, dtype=np.int64)
-        # The rhythm detection function (for the beat tracker) looks at a longer frame, for
-        # the resolution of the low bands, through log-spaced bands and a maximum filter.
-        self.n_fft_rhythm = max(int(n_fft_available), n_fft)
-        self._rwindow = onset_window(self.n_fft_rhythm)
-        self._ramp_scale = 2.0 / float(np.sum(self._rwindow))
-        self._rwindowed = np.zeros(self.n_fft_rhythm)
-        self._rspec = np.zeros(self.n_fft_rhythm // 2 + 1, dtype=np.complex128)
-        self._fb_lo, self._fb_hi = bs.log_filterbank(sample_rate_hz, self.n_fft_rhythm)
-        self._low_bands = int(np.sum(self._fb_hi * sample_rate_hz / self.n_fft_rhythm
-                                     <= RHYTHM_LOW_HZ))
-        self._fb_prev = np.zeros(self._fb_lo.shape[0])
-        self._fb_cur = np.zeros(self._fb_lo.shape[0])
-        self.rhythm_odf = np.zeros(2)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget all history."""
-        for a in (self._prev_log, self.odf, self._mean, self._dev, self._prev, self._peak,
-                  self._fb_prev, self.rhythm_odf):
-            a[:] = 0.0
-        self._since[:] = 1e9
-        self.counts[:] = 0
-        self._frames = 0
-
-    def process(self, history: np.ndarray, frame: np.ndarray) -> None:
-        """Update from the newest samples; write the onset fields of ``frame``.
-
-        Parameters
-        ----------
-        history : np.ndarray, shape (>= n_fft,), float64
-            Mono input, newest sample last (the level analyser's buffer).
-        """
-        lv.apply_window(history[-self.n_fft :], self._window, self._windowed)
-        np.fft.rfft(self._windowed, out=self._spec)
-        k.band_flux(self._spec, self._amp_scale, self._prev_log, self._lo, self._hi, self.odf)
-        self._frames += 1
-        # Until the running statistics have a full memory they use a short, growing one (as if
-        # 15 quiet frames came first): starting them at a 1.5 s memory of zeros would make
-        # steady noise fire every refractory period.
-        decay = min(self._decay, 1.0 - 1.0 / (self._frames + 15))
-        k.pick_onsets(self.odf, self._mean, self._dev, self._prev, self._since, self._peak,
-                      decay, self._peak_decay, self._k_dev, self._floor, self._min_rel,
-                      float(self._refractory), self._onset, self._strength)
-        self.counts += self._onset
-        frame["onset_strength"] = self._strength[0]
-        frame["onset_count"] = self.counts[0]
-        frame["band_onset_strength"] = self._strength[1:]
-        frame["band_onset_count"] = self.counts[1:]
-        lv.apply_window(history[-self.n_fft_rhythm :], self._rwindow, self._rwindowed)
-        np.fft.rfft(self._rwindowed, out=self._rspec)
-        bs.superflux(self._rspec, self._ramp_scale, self._fb_lo, self._fb_hi, self._low_bands,
-                     RHYTHM_LOW_WEIGHT, self._fb_prev, self._fb_cur, self.rhythm_odf)
-
-    @property
-    def fired(self) -> np.ndarray:
-        """1 per channel where an onset fired in the last hop (overall, low, mid, high)."""
-        return self._onset
-
-
 
 
 class BeatTracker:

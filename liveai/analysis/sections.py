@@ -76,6 +76,11 @@ class SectionTracker:
         Samples per hop (one :meth:`process` call per hop).
     low_bands : int
         How many of the 8 bands count as "low end" (kick and bass).
+
+    Attributes
+    ----------
+    kernel_args : tuple
+        :func:`_section_hop`'s arguments after ``frame``, gathered once.
     """
 
     def __init__(self, sample_rate_hz: int, hop_length: int, low_bands: int = 2) -> None:
@@ -96,6 +101,9 @@ class SectionTracker:
         self._f = np.zeros(_N_F)  # scalar state, see the _F_ indexes
         self._i = np.zeros(_N_I, dtype=np.int64)  # see the _I_ indexes
         self._scratch = np.zeros(self.n_hist)  # for sorting (percentiles)
+        self.kernel_args = (self.hop_s, self.low_bands, self._f, self._i, self._loud, self._low,
+                            self._high, self._bands, self._kicks, self._tops, self._acc_bands,
+                            self._scratch)
         self.reset()
 
     def reset(self) -> None:
@@ -140,9 +148,7 @@ class SectionTracker:
             A 0-d FRAME_DTYPE array; ``momentary_lufs``, ``band_db`` and ``band_onset_count``
             are read.
         """
-        _section_hop(frame, self.hop_s, self.low_bands, self._f, self._i, self._loud, self._low,
-                     self._high, self._bands, self._kicks, self._tops, self._acc_bands,
-                     self._scratch)
+        _section_hop(frame, *self.kernel_args)
 
 
 @njit(cache=True, nogil=True)

@@ -16,6 +16,7 @@ import numpy as np
 import rocket_fft  # noqa: F401  # np.fft inside numba kernels (pocketfft, as numpy's own)
 from numba import njit
 
+from liveai.dsp import fastlog
 from liveai.dsp.loudness import LUFS_OFFSET_DB, k_weighted_energy
 
 FLOOR_DB = -120.0
@@ -64,10 +65,13 @@ def shift_append(buf, hop):  # pragma: no cover - compiled
     """Shift ``buf`` (n,) left by ``len(hop)`` and write ``hop`` at its end, in place."""
     n = buf.shape[0]
     h = hop.shape[0]
+    # Slices, so that every index starts at 0 (numba then drops its negative-index checks).
+    older = buf[h:]
     for i in range(n - h):
-        buf[i] = buf[i + h]
+        buf[i] = older[i]
+    newest = buf[n - h :]
     for i in range(h):
-        buf[n - h + i] = hop[i]
+        newest[i] = hop[i]
 
 
 @njit(cache=True, nogil=True)
@@ -100,7 +104,7 @@ def band_powers_db(spec, band_lo, band_hi, norm, out_db):  # pragma: no cover - 
         out_db[b] = 10.0 * np.log10(p) if p > _TINY else FLOOR_DB
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def spectrum_row(mag, n_fft, smoothing, state, db_min, db_max, out):  # pragma: no cover
     """WebAudio-style analyser row: smoothed |X|/N in dB mapped from db_min..db_max to 0..1.
 
@@ -108,21 +112,14 @@ def spectrum_row(mag, n_fft, smoothing, state, db_min, db_max, out):  # pragma: 
     (len(out),) holds the smoothed magnitudes between calls.
     """
     span = db_max - db_min
-    # Magnitudes clearly outside db_min..db_max clip without a logarithm (the costly part);
-    # the 1e-9 margins (9e-9 dB) dwarf log10's rounding, so the result is the same.
-    below = 10.0 ** (db_min / 20.0) * (1.0 - 1e-9)
-    above = 10.0 ** (db_max / 20.0) * (1.0 + 1e-9)
+    # Branch-free, so the loop vectorises: every bin's logarithm costs less than a branch.
+    # Silence (and anything below db_min) maps to 0 through the clip.
     for k in range(out.shape[0]):
         s = smoothing * state[k] + (1.0 - smoothing) * (mag[k] / n_fft)
         state[k] = s
-        if s <= below:
-            out[k] = 0.0
-        elif s >= above:
-            out[k] = 1.0
-        else:
-            db = 20.0 * np.log10(s) if s > 1e-12 else -240.0
-            v = (db - db_min) / span
-            out[k] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+        db = 20.0 * fastlog.log10(max(s, fastlog.TINY))
+        v = (db - db_min) / span
+        out[k] = min(max(v, 0.0), 1.0)
 
 
 @njit(cache=True, nogil=True)

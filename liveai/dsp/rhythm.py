@@ -1,4 +1,7 @@
-"""Kernels for onsets: spectral flux per band and adaptive thresholds.
+"""Kernels for onsets: spectral flux per band, adaptive thresholds, and both detection functions.
+
+:func:`onset_hop` runs one hop of the onsets' and the beat tracker's detection functions in one
+call.
 
 The beat tracker's kernels are in :mod:`liveai.dsp.beatstate`.
 
@@ -9,14 +12,18 @@ allocate nothing; the streaming wrappers in :mod:`liveai.analysis` own the state
 from __future__ import annotations
 
 import numpy as np
+import rocket_fft  # noqa: F401  # np.fft inside numba kernels (pocketfft, as numpy's own)
 from numba import njit
+
+from liveai.dsp import fastlog
+from liveai.dsp.beatstate import superflux
 
 #: Compression of magnitudes before the flux: ``log1p(LOG_GAIN * amplitude)``.
 LOG_GAIN = 1000.0
 
 
-@njit(cache=True, nogil=True)
-def band_flux(spec, amp_scale, prev_log, band_lo, band_hi, out):  # pragma: no cover
+@njit(cache=True, nogil=True, error_model="numpy")
+def band_flux(spec, amp_scale, prev_log, band_lo, band_hi, out, scratch):  # pragma: no cover
     """Half-wave rectified log-magnitude flux per band, then remember this frame.
 
     Parameters
@@ -26,27 +33,43 @@ def band_flux(spec, amp_scale, prev_log, band_lo, band_hi, out):  # pragma: no c
     amp_scale : float
         Turns |X| into a sinusoid's amplitude (``2 / sum(window)``).
     prev_log : float64 (n_bins,)
-        The previous frame's ``log1p(LOG_GAIN * amplitude)``; updated in place.
+        The previous frame's ``log1p(LOG_GAIN * amplitude)``; updated in place (bins in no
+        band are neither read nor written).
     band_lo, band_hi : int64 (n_bands,)
         Bin range of each band.
     out : float64 (n_bands,)
         Mean positive change per bin in each band.
+    scratch : float64 (>= n_bins,)
+        Scratch: each bin's positive change.
     """
-    for b in range(band_lo.shape[0]):
-        out[b] = 0.0
-    n_bins = prev_log.shape[0]
-    for k in range(n_bins):
-        re = spec[k].real
-        im = spec[k].imag
-        lg = np.log1p(LOG_GAIN * amp_scale * np.sqrt(re * re + im * im))
-        d = lg - prev_log[k]
-        prev_log[k] = lg
-        if d > 0.0:
-            for b in range(band_lo.shape[0]):
-                if band_lo[b] <= k < band_hi[b]:
-                    out[b] += d
-    for b in range(band_lo.shape[0]):
-        out[b] /= max(band_hi[b] - band_lo[b], 1)
+    n_bands = band_lo.shape[0]
+    k_lo = prev_log.shape[0]
+    k_hi = 0
+    for b in range(n_bands):
+        k_lo = min(k_lo, band_lo[b])
+        k_hi = max(k_hi, band_hi[b])
+    k_hi = min(k_hi, prev_log.shape[0])
+    # Bins outside every band count nowhere: their logarithms (most of the cost) are skipped.
+    # One branch-free loop (it vectorises), then the sums per band in bin order: a change
+    # that is not positive adds an exact 0.
+    # (Slices, so that the loop index starts at 0: numba then drops its negative-index check,
+    # which would keep the loop scalar.)
+    gain = LOG_GAIN * amp_scale
+    x = spec[k_lo:k_hi]
+    prev = prev_log[k_lo:k_hi]
+    pos = scratch[k_lo:k_hi]
+    for k in range(x.shape[0]):
+        re = x[k].real
+        im = x[k].imag
+        lg = fastlog.log1p(gain * np.sqrt(re * re + im * im))
+        d = lg - prev[k]
+        prev[k] = lg
+        pos[k] = d if d > 0.0 else 0.0
+    for b in range(n_bands):
+        acc = 0.0
+        for k in range(band_lo[b], band_hi[b]):
+            acc += scratch[k]
+        out[b] = acc / max(band_hi[b] - band_lo[b], 1)
 
 
 @njit(cache=True, nogil=True)
@@ -88,6 +111,69 @@ def pick_onsets(odf, mean, dev, prev, since, peak, decay, peak_decay, k_dev, flo
         prev[c] = x
 
 
+@njit(cache=True, nogil=True)
+def _windowed_rfft(history, window, windowed, spec):  # pragma: no cover - compiled
+    """``spec = rfft(history[-n:] * window)``, ``n = len(window)``."""
+    x = history[history.shape[0] - window.shape[0] :]  # sliced: the loop below vectorises
+    for i in range(window.shape[0]):
+        windowed[i] = x[i] * window[i]
+    # pocketfft (through rocket-fft) takes a small, fixed-size scratch from the heap per call.
+    np.fft.rfft(windowed, out=spec)
+
+
+@njit(cache=True, nogil=True)
+def onset_hop(history, window, windowed, spec, amp_scale, prev_log, band_lo, band_hi, odf,
+              stats, n_frames, decay, peak_decay, k_dev, floor, min_rel, refractory, onset,
+              strength, counts, rwindow, rwindowed, rspec, ramp_scale, fb_lo, fb_hi, low_bands,
+              low_weight, fb_prev, fb_cur, rhythm_odf):  # pragma: no cover - compiled
+    """One hop of onset detection and of the beat tracker's detection function, in one call.
+
+    Parameters
+    ----------
+    history : float64 (>= max(n, n_rhythm),)
+        Mono input, newest sample last.
+    window, windowed : float64 (n,)
+        The onset frame's window and scratch.
+    spec : complex128 (n // 2 + 1,)
+        Out: the onset frame's rfft.
+    amp_scale, prev_log, band_lo, band_hi
+        As :func:`band_flux`.
+    odf : float64 (n_bands,)
+        Out: this hop's flux per band (overall, low, mid, high).
+    stats : float64 (5, n_bands)
+        :func:`pick_onsets`'s state: running mean, running deviation, previous value, frames
+        since the last onset, decaying peak; updated in place.
+    n_frames : int64 (1,)
+        Frames seen; incremented.
+    decay : float
+        Per-frame decay of the running statistics once their memory is full. Until then they
+        use a short, growing one (as if 15 quiet frames came first): starting them at a full
+        memory of zeros would make steady noise fire every refractory period.
+    peak_decay, k_dev, floor, min_rel, refractory, onset, strength
+        As :func:`pick_onsets`.
+    counts : int64 (n_bands,)
+        Onsets so far per band; incremented where one fires.
+    rwindow, rwindowed : float64 (n_rhythm,)
+        The rhythm frame's window and scratch.
+    rspec : complex128 (n_rhythm // 2 + 1,)
+        Out: the rhythm frame's rfft.
+    ramp_scale, fb_lo, fb_hi, low_bands, low_weight, fb_prev, fb_cur, rhythm_odf
+        As ``amp_scale``, ``band_lo``, ..., ``out`` of
+        :func:`liveai.dsp.beatstate.superflux`.
+    """
+    _windowed_rfft(history, window, windowed, spec)
+    band_flux(spec, amp_scale, prev_log, band_lo, band_hi, odf, windowed)  # free once transformed
+    n_frames[0] += 1
+    d = min(decay, 1.0 - 1.0 / (n_frames[0] + 15))
+    pick_onsets(odf, stats[0], stats[1], stats[2], stats[3], stats[4], d, peak_decay, k_dev,
+                floor, min_rel, refractory, onset, strength)
+    for c in range(counts.shape[0]):
+        counts[c] += onset[c]
+    _windowed_rfft(history, rwindow, rwindowed, rspec)
+    superflux(rspec, ramp_scale, fb_lo, fb_hi, low_bands, low_weight, fb_prev, fb_cur,
+              rhythm_odf, rwindowed)  # rwindowed: free once transformed
+
+
 def warm_up() -> None:
     """Compile (or load) every kernel here with the argument types the analysers use."""
     spec = np.zeros(9, dtype=np.complex128)
@@ -95,7 +181,14 @@ def warm_up() -> None:
     lo = np.array([0, 2], dtype=np.int64)
     hi = np.array([4, 9], dtype=np.int64)
     out = np.zeros(2)
-    band_flux(spec, 1.0, prev, lo, hi, out)
+    band_flux(spec, 1.0, prev, lo, hi, out, np.zeros(9))
     z = np.zeros(2)
     pick_onsets(out, z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), 0.9, 0.99, 1.0, 0.01,
                 0.25, 2.0, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.float32))
+    n = 16
+    c = lambda m: np.zeros(m // 2 + 1, dtype=np.complex128)  # noqa: E731
+    onset_hop(np.zeros(2 * n), np.ones(n), np.zeros(n), c(n), 1.0, np.zeros(n // 2 + 1), lo, hi,
+              out, np.zeros((5, 2)), np.zeros(1, dtype=np.int64), 0.9, 0.99, 1.0, 0.01, 0.25,
+              2.0, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.float32),
+              np.zeros(2, dtype=np.int64), np.ones(2 * n), np.zeros(2 * n), c(2 * n), 1.0, lo,
+              hi, 1, 2.0, np.zeros(2), np.zeros(2), np.zeros(2))
