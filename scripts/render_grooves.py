@@ -187,10 +187,16 @@ class Score:
 
     def time_map(self) -> Callable[[np.ndarray], np.ndarray]:
         """Seconds at each beat position, integrating the tempo curve."""
-        b = np.linspace(0.0, self.n_beats + 1.0, 200 * (self.n_beats + 1) + 1)
-        mid = 0.5 * (b[1:] + b[:-1])
-        t = np.concatenate([[0.0], np.cumsum(60.0 / self.bpm(mid) * np.diff(b))])
-        return lambda beats: np.interp(beats, b, t)
+        return time_map(self.bpm, self.n_beats)
+
+
+def time_map(bpm: Callable[[np.ndarray], np.ndarray],
+             n_beats: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Seconds at each beat position (up to 4 beats past ``n_beats``) of a tempo curve."""
+    b = np.linspace(0.0, n_beats + 4.0, 200 * (n_beats + 4) + 1)
+    mid = 0.5 * (b[1:] + b[:-1])
+    t = np.concatenate([[0.0], np.cumsum(60.0 / bpm(mid) * np.diff(b))])
+    return lambda beats: np.interp(beats, b, t)
 
 
 def const(bpm: float) -> Callable[[np.ndarray], np.ndarray]:

@@ -496,3 +496,141 @@ def test_tempo_between_two_tempo_states_is_exact():
     x, _ = clicks(124.0, 24.0)
     log, _ = analyse(x)
     assert np.median(log.tempi_bpm[-400:]) == pytest.approx(124.0, rel=0.005)
+
+
+# -- metrical level: which pulse is the beat -----------------------------------------------------
+
+def _groove(bpm: float, seconds: float, pattern: dict, rng, swing: float = 0.5):
+    """Drums from 16th-note patterns (kick, snare, hat: 16 steps per bar, 1 = hit).
+
+    Returns (audio (n, 1) float32, beat times). ``swing`` delays the odd 16ths (0.5 straight).
+    """
+    x = np.zeros(int(seconds * SR), dtype=np.float32)
+    t = np.arange(int(0.3 * SR)) / SR
+    sweep = 50.0 + 110.0 * np.exp(-t / 0.03)
+    voices = {
+        "kick": 0.9 * np.sin(2 * np.pi * np.cumsum(sweep) / SR) * np.exp(-t / 0.15),
+        "snare": (0.35 * rng.standard_normal(t.size) + 0.3 * np.sin(2 * np.pi * 190 * t))
+        * np.exp(-t / 0.06),
+        "hat": 0.08 * np.diff(rng.standard_normal(t.size + 1)) * np.exp(-t / 0.015),
+    }
+    beat_s = 60.0 / bpm
+    bars = int((seconds - 0.5) / (4 * beat_s))
+    for bar in range(bars):
+        for step in range(16):
+            pair, odd = divmod(step, 2)
+            pos = bar * 4 + pair * 0.5 + (swing * 0.5 if odd else 0.0)
+            for name, steps in pattern.items():
+                if steps[step]:
+                    i = int((0.2 + pos * beat_s) * SR)
+                    v = voices[name] * rng.uniform(0.85, 1.0)
+                    x[i : i + v.size] += v[: x.size - i].astype(np.float32)
+    times = 0.2 + np.arange(bars * 4) * beat_s
+    return x[:, None], times
+
+
+def _steps(*hits: int) -> list[int]:
+    return [1 if s in hits else 0 for s in range(16)]
+
+
+@pytest.mark.parametrize("name, bpm, pattern, swing", [
+    # boom-bap: syncopated kicks, backbeat, swung 16th hats; the tracker's model locks to the
+    # eighths (180) and the level choice reports the 90 people tap
+    ("hip-hop", 90.0, {"kick": _steps(0, 3, 7, 10), "snare": _steps(4, 12),
+                       "hat": _steps(*range(0, 16, 2), 5, 11, 15)}, 0.62),
+    # drum & bass: snare on 2 and 4 of 174, kicks on 1 and the and of 2: stays at 174
+    ("drum & bass", 174.0, {"kick": _steps(0, 10), "snare": _steps(4, 12),
+                            "hat": _steps(*range(0, 16, 2))}, 0.5),
+    # four on the floor: stays at 124
+    ("house", 124.0, {"kick": _steps(0, 4, 8, 12), "snare": _steps(4, 12),
+                      "hat": _steps(2, 6, 10, 14)}, 0.5),
+])
+def test_reported_tempo_is_the_level_people_tap(rng, name, bpm, pattern, swing):
+    x, times = _groove(bpm, 40.0, pattern, rng, swing)
+    log, _ = analyse(x)
+    assert np.median(log.tempi_bpm[-600:]) == pytest.approx(bpm, rel=0.02), name
+    ref = [t for t in times if t > 15.0]
+    assert f_measure([b for b in log.beats if b > 15.0], ref) >= 0.9, name
+
+
+def test_level_mechanics_half_double_and_offbeat():
+    """Whatever level is chosen, the beats fire on it: every other beat of the model, the
+    model's beats and midpoints, or its off-beats only; next_beat_s predicts them."""
+    from liveai.analysis.rhythm import BeatTracker
+
+    x, times = clicks(120.0, 20.0)
+    log0, _ = analyse(x)
+    fa = FrameAnalyzer(SR, HOP, 2048)
+    fa.beats.choose_level = False
+    results = {}
+    for level, parity, shift in ((0.5, 0, 0.0), (2.0, -1, 0.0), (1.0, -1, 0.5)):
+        fa.reset()
+        frame = new_frame()
+        log = EventLog(SR, HOP)
+        pred = []
+        for k, i in enumerate(range(0, x.shape[0] - HOP + 1, HOP)):
+            if k == int(6.0 * SR / HOP):
+                BeatTracker._set_level(fa.beats, level, parity, shift)
+            fa.process_hop(np.ascontiguousarray(x[i : i + HOP]), frame)
+            log.add(frame)
+            t = int(frame["stream_time_samples"]) / SR
+            pred.append((t, t + float(frame["next_beat_s"])))
+        results[(level, shift)] = (log, pred)
+    late = lambda ts: [b for b in ts if b > 9.0]  # noqa: E731
+    ref = [t for t in times if t > 9.0]
+    # half: one beat in two of the clicks, at 60 BPM
+    half, _ = results[(0.5, 0.0)]
+    assert np.median(half.tempi_bpm[-300:]) == pytest.approx(60.0, rel=0.02)
+    hb = late(half.beats)
+    assert f_measure(hb, ref) == pytest.approx(2 / 3, abs=0.05)  # precision 1, recall 1/2
+    # double: the clicks and their midpoints
+    dbl, pred = results[(2.0, 0.0)]
+    mids = [t + 0.25 for t in ref]
+    assert np.median(dbl.tempi_bpm[-300:]) == pytest.approx(240.0, rel=0.02)
+    assert f_measure(late(dbl.beats), sorted(ref + mids)) >= 0.95
+    # off-beat: the midpoints only, still 120 BPM
+    off, pred = results[(1.0, 0.5)]
+    assert np.median(off.tempi_bpm[-300:]) == pytest.approx(120.0, rel=0.02)
+    assert f_measure(late(off.beats), mids) >= 0.95
+    # the prediction of the next beat holds at the shifted level too
+    beats = np.array(off.beats)
+    errs = [abs(beats[beats > t + 1e-9][0] - p) for t, p in pred
+            if t > 9.0 and p < beats[-1]]
+    assert np.mean(np.array(errs) <= HOP / SR + 1e-6) > 0.95
+    assert f_measure(late(log0.beats), ref) >= 0.95  # and left alone, the clicks themselves
+
+
+def test_level_patterns_and_admission():
+    """The candidates' patterns on a known histogram: accents on the model's beats only."""
+    from liveai.analysis import level
+
+    fine = np.zeros((level.N_SLOTS * level.N_FINE, level.N_BANDS))
+    fine[:: level.N_FINE, 0] = 1.0  # activation on every beat of the model, nothing between
+    fine[:: 2 * level.N_FINE, 1] = 1.0  # the low band on every other beat
+    rows, admitted = level.features(fine, 120.0)
+    names = {c: r for r, c in enumerate(level.CANDIDATES)}
+    one = rows[names[(1.0, -1, 0.0)], :-2].reshape(4, 4, level.N_BANDS)
+    assert np.allclose(one[:, 0, 0], 4.0) and np.allclose(one[:, 1:, 0], 0.0)
+    # double time and the off-beats have no events on (half of) their beats: not admitted
+    assert admitted[names[(1.0, -1, 0.0)]]
+    assert not admitted[names[(2.0, -1, 0.0)]] and not admitted[names[(1.0, -1, 0.5)]]
+    assert admitted[names[(0.5, 0, 0.0)]] and admitted[names[(0.5, 1, 0.0)]]
+    half = rows[names[(0.5, 0, 0.0)], :-2].reshape(4, 4, level.N_BANDS)
+    assert np.allclose(half[:, 0, 1], half[0, 0, 1]) and np.allclose(half[:, 2, 1], 0.0)
+    assert rows[names[(0.5, 0, 0.0)], -2] == pytest.approx(np.log2(60.0 / 100.0))
+
+
+def test_triple_metre_never_halves():
+    """Low-band accents every third beat of the model: half time would cut across the bars."""
+    from liveai.analysis.level import CANDIDATES, LevelChooser
+
+    ch = LevelChooser()
+    for beat in range(30):
+        slot = beat % 8
+        for k in range(20):
+            low = 1.0 if beat % 3 == 0 and k == 0 else 0.05
+            ch.add(slot, k / 20.0, 1.0 if k == 0 else 0.0, low, 0.0, 0.0)
+        ch.end_beat(slot)
+    assert ch.ready and ch.triple
+    _, admitted = ch.features(150.0)
+    assert not any(a for a, c in zip(admitted, CANDIDATES, strict=True) if c[0] == 0.5)

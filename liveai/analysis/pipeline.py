@@ -91,7 +91,8 @@ class FrameAnalyzer:
         self.levels.check_hop(hop)
         onset_value, low_value = _frame_hop(hop, frame, self._history, self.levels.kernel_args,
                                             self.onsets.kernel_args, self.sections.kernel_args)
-        self.beats.process(onset_value, low_value, frame)
+        odf = self.onsets.odf  # this hop's onset functions: overall, low, mid, high
+        self.beats.process(onset_value, low_value, frame, float(odf[2]), float(odf[3]))
 
 
 # numba's cache checks only the file a function is defined in: after editing a kernel this one

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from liveai.analysis.level import CANDIDATES, LevelChooser, scores
+
 # Onsets and the rhythm detection function live in liveai.analysis.onsets (re-exported here).
 from liveai.analysis.onsets import (  # noqa: F401
     ONSET_BANDS_HZ,
@@ -61,6 +63,14 @@ COAST_MIN_ACTIVITY = 0.01
 COAST_BEATS = 32.0
 COAST_ARM_BEATS = 8.0
 COAST_STEADY = 0.03
+#: Metrical level (:mod:`liveai.analysis.level`): a change of the reported pulse level (the
+#: model's, half or double it) must win LEVEL_HOLD of the model's beats in a row, unless the
+#: level reported now left the tempo range; the first choice is taken once 8 beats are in.
+LEVEL_HOLD = 4
+#: The level model's log-odds are averaged over the model's beats with this weight on the
+#: newest; a change needs its average to lead the reported level's by LEVEL_MARGIN.
+LEVEL_SMOOTHING = 0.3
+LEVEL_MARGIN = 1.0
 
 
 class BeatTracker:
@@ -96,6 +106,9 @@ class BeatTracker:
         TRANSITION_LAMBDA.
     obs_lambda : float, optional
         The beat region is ``1 / obs_lambda`` of a beat; default OBS_LAMBDA.
+    choose_level : bool, optional
+        Report the pulse level people tap (:mod:`liveai.analysis.level`): the model's, half
+        or double it. False reports the model's own (the level model's training does).
     """
 
     latency_samples = 0
@@ -103,7 +116,7 @@ class BeatTracker:
     def __init__(self, sample_rate_hz: int, hop_length: int,
                  bpm_range: tuple[float, float] = (60.0, 200.0), beats_per_bar: int = 4,
                  transition_lambda: float | None = None,
-                 obs_lambda: float | None = None) -> None:
+                 obs_lambda: float | None = None, choose_level: bool = True) -> None:
         transition_lambda = TRANSITION_LAMBDA if transition_lambda is None else transition_lambda
         obs_lambda = OBS_LAMBDA if obs_lambda is None else obs_lambda
         self.fps = sample_rate_hz / hop_length  # [samples/s] / [samples/frame]
@@ -131,6 +144,10 @@ class BeatTracker:
         self._marg = np.zeros(self._intervals.size)
         self._info = np.zeros(7)
         self._beat_frames = np.zeros(IBI_BEATS + 1)  # hop numbers of the last beats
+        self.choose_level = bool(choose_level)
+        self._levels = LevelChooser()
+        #: Set to a list to record (hop, model BPM, slot, candidate features) at each choice.
+        self.level_log: list | None = None
         self._default_bpb = int(beats_per_bar)
         self._meter_energy = {3: np.zeros(3), 4: np.zeros(4)}
         self._mean_decay = math.exp(-1.0 / (ACT_MEAN_S * self.fps))
@@ -177,6 +194,24 @@ class BeatTracker:
         self._ext_bpm = 0.0
         self._ext_pos = 0.0
         self._ext_prev: float | None = None
+        self._reset_level()
+
+    def _reset_level(self, decided: bool = False) -> None:
+        """Report the model's own pulse level and forget the accent histogram.
+
+        ``decided``: the level is the performer's (a tap); a change must win LEVEL_HOLD times.
+        """
+        self.level = 1.0  # reported tempo / the model's tempo: 0.5, 1 or 2
+        self._level_parity = 0  # at level 0.5, which of the model's beats (parity) are beats
+        self._offbeat = False  # at level 1, the reported beats are the model's off-beats
+        self._levels.reset()
+        self._level_scores = None
+        self._level_votes = 0
+        self._level_vote = CANDIDATES[0]
+        self._level_decided = decided
+        self._hmm_slot = 0  # the model's beats, counted mod 8
+        self._hmm_since = 0
+        self._half_fired = True
 
     # -- the performer's hands -----------------------------------------------------------------
     def tap(self) -> None:
@@ -198,6 +233,8 @@ class BeatTracker:
         bs.set_state(self._alpha, self._offsets, self._intervals, period, 1.0 - 1.0 / period,
                      0.01)
         self.period = period
+        self._reset_level(decided=True)  # the taps say which pulse is the beat
+        self._hmm_since = int(period)  # the model's beat is due in the next hop
         self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
         self.beating = True
         self._hold_frames = int(16 * period)
@@ -241,6 +278,7 @@ class BeatTracker:
         if not self.external:
             self.external = True
             self._ext_prev = None
+            self._reset_level(decided=True)
         self._ext_bpm = float(tempo_bpm)
         self._ext_pos = float(beat_position)
 
@@ -254,6 +292,9 @@ class BeatTracker:
             frac = (self.since_beat + 1.0) / self.period
             bs.set_state(self._alpha, self._offsets, self._intervals,
                          min(max(self.period, self.lag_min), self.lag_max), frac % 1.0, 0.01)
+            # The model's own beat counters go on from the clock's last beat.
+            self._hmm_since = self.since_beat
+            self._last_frac = (frac - 1.0 / self.period) % 1.0
         n = self.beats_per_bar
         if self.beat_in_bar >= 0:
             self._downbeat_pos = (self.beat_count - self.beat_in_bar) % n
@@ -290,7 +331,7 @@ class BeatTracker:
     @property
     def tempo_bpm(self) -> float:
         """Current tempo estimate (0 before the first estimate)."""
-        return 60.0 * self.fps / self.period if self.period else 0.0
+        return 60.0 * self.fps * self.level / self.period if self.period else 0.0
 
     def _activation(self, value: float) -> float:
         """The detection value minus its local mean, relative to its recent peak: 0..1."""
@@ -302,7 +343,8 @@ class BeatTracker:
             return 0.0
         return min(d / self._act_peak, 1.0) ** ACT_POWER
 
-    def process(self, onset_value: float, low_value: float, frame: np.ndarray) -> bool:
+    def process(self, onset_value: float, low_value: float, frame: np.ndarray,
+                mid_value: float = 0.0, high_value: float = 0.0) -> bool:
         """Advance one hop; write the tempo/beat/bar fields of ``frame``.
 
         Parameters
@@ -311,6 +353,8 @@ class BeatTracker:
             This hop's rhythm detection function.
         low_value : float
             This hop's low-band detection function (for downbeats and metre).
+        mid_value, high_value : float, optional
+            This hop's mid- and high-band onset detection functions (for the pulse level).
 
         Returns
         -------
@@ -360,24 +404,122 @@ class BeatTracker:
             self.period += PERIOD_SMOOTHING * (target - self.period)
         frac = p / n
         self.since_beat += 1
-        beat = False
-        if frac < self._last_frac - 0.5 and self.since_beat >= 0.5 * n:
+        self._hmm_since += 1
+        # The model's beat: its pointer wrapped to the start of a beat.
+        hmm_beat = frac < self._last_frac - 0.5 and self._hmm_since >= 0.5 * n
+        self._last_frac = frac
+        if hmm_beat:
+            self._hmm_since = 0
             bf = self._beat_frames
             bf[:-1] = bf[1:]
             bf[-1] = self.frames
             self._n_beat_frames += 1
+            self._levels.end_beat(self._hmm_slot)
+            self._hmm_slot = (self._hmm_slot + 1) % 8
+            self._half_fired = False
+            self._choose_level(listening)
+        self._levels.add(self._hmm_slot, frac, act, low_value, mid_value, high_value)
+        # The reported beat: the model's, every other one of them, or those and the midpoints.
+        half = int(n / 2 + 0.5)
+        on_half = not self._half_fired and p >= half and not hmm_beat
+        if on_half:
+            self._half_fired = True
+        if self.level == 2.0:
+            fire = hmm_beat or on_half
+        elif self.level == 0.5:
+            fire = hmm_beat and (self._hmm_slot & 1) == self._level_parity
+        else:
+            fire = on_half if self._offbeat else hmm_beat
+        beat = False
+        if fire:
             if self.beating:
                 beat = True
                 self._on_beat()
             else:  # silence or noise: keep time, fire nothing
                 self.since_beat = 0
-        self._last_frac = frac
-        self.next_beat_at = float(self.since_beat + (n - p if p else n))
-        if p == 0 and beat:
-            self.next_beat_at = float(n)
+        # When the next reported beat is due [hops from now].
+        to_next = float(n - p if p else n)  # the model's next beat
+        to_half = float(half - p if p < half else n - p + half)  # its next midpoint
+        if self.level == 2.0:
+            to_next = min(to_next, to_half)
+        elif self.level == 0.5 and ((self._hmm_slot + 1) & 1) != self._level_parity:
+            to_next += n
+        elif self.level == 1.0 and self._offbeat:
+            to_next = to_half
+        self.next_beat_at = float(self.since_beat) + to_next
         self.predicted = True
         self._write(frame)
         return beat
+
+    def _choose_level(self, listening: bool) -> None:
+        """A beat of the model: choose the reported pulse level from the accents.
+
+        The candidates (:data:`liveai.analysis.level.CANDIDATES`) inside the tempo range are
+        scored by the level model; a change must win LEVEL_HOLD beats in a row, unless the
+        level reported now left the range or nothing was chosen yet.
+        """
+        if (not listening or self.external or not self.beating or not self.period
+                or not self._levels.ready):
+            return
+        bpm = 60.0 * self.fps / self.period
+        rows, admitted = self._levels.features(bpm)
+        if self.level_log is not None:
+            self.level_log.append((self.frames, bpm, self._hmm_slot, rows, admitted))
+        if not self.choose_level:
+            return
+        lo, hi = 0.95 * self.bpm_range[0], 1.05 * self.bpm_range[1]
+        raw = scores(rows)
+        if self._level_scores is None:
+            self._level_scores = raw.copy()
+        else:
+            self._level_scores += LEVEL_SMOOTHING * (raw - self._level_scores)
+        avg = self._level_scores
+        now = self._level_now()
+        best, best_s, now_s, now_in_range = now, -math.inf, -math.inf, False
+        for r, cand in enumerate(CANDIDATES):
+            if not lo <= cand[0] * bpm <= hi:
+                continue
+            if cand == now:
+                now_in_range = True
+                if admitted[r]:
+                    now_s = avg[r]
+            if admitted[r] and avg[r] > best_s:
+                best, best_s = cand, avg[r]
+        first = not self._level_decided
+        self._level_decided = True
+        if best == now or best_s < now_s + LEVEL_MARGIN:
+            self._level_votes = 0
+            return
+        if best == self._level_vote:
+            self._level_votes += 1
+        else:
+            self._level_vote = best
+            self._level_votes = 1
+        if first or not now_in_range or self._level_votes >= LEVEL_HOLD:
+            self._set_level(*best)
+
+    def _level_now(self) -> tuple[float, int, float]:
+        """The reported level as a candidate: (ratio, parity, shift)."""
+        if self.level == 0.5:
+            return (0.5, self._level_parity, 0.0)
+        if self.level == 2.0:
+            return (2.0, -1, 0.0)
+        return (1.0, -1, 0.5 if self._offbeat else 0.0)
+
+    def _set_level(self, level: float, parity: int, shift: float) -> None:
+        self.level = level
+        self._level_parity = max(parity, 0)
+        self._offbeat = shift > 0.0
+        self._level_votes = 0
+        self._half_fired = True  # no midpoint until the model's next beat
+        self._forget_bars()
+
+    def _forget_bars(self) -> None:
+        """The beats moved: the bar positions counted so far mean nothing now."""
+        for e in self._meter_energy.values():
+            e[:] = 0.0
+        self._downbeat_pos = -1
+        self.beat_in_bar = -1
 
     def _beat_interval(self, n: int) -> float:
         """The mean interval of the last IBI_BEATS beats [hops], 0 if they disagree.
@@ -488,7 +630,7 @@ class BeatTracker:
             self._credit_bar()
         self._credit_pos = self.beat_count
         self._credit_max = self._low_recent
-        self._credit_left = max(1, round(self.period / 4))
+        self._credit_left = max(1, round(self.period / self.level / 4))
         if self.beat_count >= 12:
             self._choose_meter()
         n = self.beats_per_bar
