@@ -634,3 +634,33 @@ def test_triple_metre_never_halves():
     assert ch.ready and ch.triple
     _, admitted = ch.features(150.0)
     assert not any(a for a, c in zip(admitted, CANDIDATES, strict=True) if c[0] == 0.5)
+
+
+def test_a_breakdown_keeps_the_grooves_beat(rng):
+    """House at 128, then 8 bars of pads with a piano chord every other bar, then the drums:
+    the beats go on through the breakdown on the groove's grid, at the groove's tempo."""
+    bpm = 128.0
+    beat_s = 60.0 / bpm
+    four = {"kick": _steps(0, 4, 8, 12), "snare": _steps(4, 12), "hat": _steps(2, 6, 10, 14)}
+    groove, _ = _groove(bpm, 8 * 4 * beat_s + 0.5, four, rng)  # 8 bars
+    n_bar = int(round(4 * beat_s * SR))
+    drums = groove[: 8 * n_bar, 0]
+    t = np.arange(8 * n_bar) / SR
+    pads = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.6, 329.6)) * 0.05
+    pads *= np.minimum(t / 1.0, 1.0)  # a slow swell, no onsets
+    for bar in range(0, 8, 2):  # a soft piano chord on every other downbeat
+        i = bar * n_bar
+        d = np.arange(int(1.5 * SR)) / SR
+        pads[i : i + d.size] += 0.1 * np.exp(-d / 0.4) * sum(
+            np.sin(2 * np.pi * f * d) for f in (440.0, 523.3, 659.3))
+    x = np.concatenate([drums, pads, drums]).astype(np.float32)[:, None]
+    # the drums start 0.2 s into each groove part (see _groove)
+    grid = 0.2 + np.arange(24 * 4) * beat_s
+    log, _ = analyse(x)
+    start, end = 8 * n_bar / SR, 16 * n_bar / SR
+    inside = [b for b in log.beats if start + 2.0 < b < end]
+    ref = [g for g in grid if start + 2.0 < g < end]
+    assert f_measure(inside, ref) >= 0.9
+    assert 60.0 / np.median(np.diff(inside)) == pytest.approx(bpm, rel=0.02)
+    after = [b for b in log.beats if b > end + 2.0]
+    assert f_measure(after, [g for g in grid if g > end + 2.0]) >= 0.9

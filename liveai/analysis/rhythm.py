@@ -56,13 +56,23 @@ IBI_BEATS = 8
 #: cycle) to switch to 3 beats per bar.
 METER_MIN_CONTRAST = 0.5
 METER_RATIO = 1.5
-#: Breakdowns: below this confidence, with mean activation at least COAST_MIN_ACTIVITY, a
+#: Breakdowns: below this confidence, while the music plays on (mean activation at least
+#: COAST_MIN_ACTIVITY, or the hop at least COAST_MIN_DB dBFS: pads have few onsets), a
 #: confident beat holds its tempo and phase for up to COAST_BEATS beats.
 COAST_BELOW = 0.2
 COAST_MIN_ACTIVITY = 0.01
+COAST_MIN_DB = -55.0
 COAST_BEATS = 32.0
 COAST_ARM_BEATS = 8.0
 COAST_STEADY = 0.03
+#: A coast ends when the pulse is back: the confidence at least COAST_END_CONFIDENCE for a
+#: beat and the mean activation back to COAST_BACK_ACTIVITY of the groove's before the
+#: breakdown (a sparse piano on the breakdown's downbeats is confident, not dense).
+COAST_END_CONFIDENCE = 0.8
+COAST_BACK_ACTIVITY = 0.7
+#: The grid a breakdown holds is fitted through the steady beats before it, leaving out the
+#: last ANCHOR_SKIP (where the pulse may already be fading).
+ANCHOR_SKIP = 3
 #: Metrical level (:mod:`liveai.analysis.level`): a change of the reported pulse level (the
 #: model's, half or double it) must win LEVEL_HOLD of the model's beats in a row, unless the
 #: level reported now left the tempo range; the first choice is taken once 8 beats are in.
@@ -189,6 +199,12 @@ class BeatTracker:
         self._coast_frames = 0  # the beat holds through a breakdown this many more hops
         self._coast_armed = False
         self._confident_frames = 0
+        self._anchor_frame = 0.0
+        self._anchor_period = 0.0
+        self._steady_frames = np.zeros(16)
+        self._n_steady = 0
+        self._anchor_activity = 0.0
+        self._back_frames = 0
         self._steady_lo = self._steady_hi = 0.0
         self.external = False
         self._ext_bpm = 0.0
@@ -386,7 +402,7 @@ class BeatTracker:
         w = self._update_lift(act, float(info[6]))
         if self._hold_frames > 0:
             self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
-        self._coast(self._s_a / w)
+        self._coast(self._s_a / w, float(frame["rms_db"]))
         if self.confidence >= BEATS_ON_CONFIDENCE:
             self.beating = True
         elif self.confidence < BEATS_OFF_CONFIDENCE and self._coast_frames <= 0:
@@ -396,12 +412,16 @@ class BeatTracker:
         target = self._beat_interval(n)
         if target <= 0.0:
             target = float(info[3])
-        if self._hold_frames > 0 and self.period:
-            pass  # a tapped tempo holds
+        if (self._hold_frames > 0 or self._coast_frames > 0) and self.period:
+            pass  # a tapped tempo holds, and so does a breakdown's
         elif self.period == 0.0 or self.frames < 8:
             self.period = target
         else:
             self.period += PERIOD_SMOOTHING * (target - self.period)
+        if self._coast_frames > 0 and self._anchor_period:
+            # A breakdown: the beat is the steady grid from before it, to the fraction of a hop.
+            n = self._anchor_period
+            p = (self.frames - self._anchor_frame) % n
         frac = p / n
         self.since_beat += 1
         self._hmm_since += 1
@@ -410,6 +430,9 @@ class BeatTracker:
         self._last_frac = frac
         if hmm_beat:
             self._hmm_since = 0
+            if self._confident_frames >= COAST_ARM_BEATS * self.period:
+                self._steady_beat()
+                self._anchor_activity = self._s_a / max(self._s_w, 1e-9)
             bf = self._beat_frames
             bf[:-1] = bf[1:]
             bf[-1] = self.frames
@@ -554,7 +577,7 @@ class BeatTracker:
         self.confidence = min(max((self.lift - 1.0) / (LIFT_FULL - 1.0), 0.0), 1.0) * w
         return w
 
-    def _coast(self, activity: float) -> None:
+    def _coast(self, activity: float, level_db: float = 0.0) -> None:
         """Keep the beat through a breakdown: the pulse fades while the music plays on.
 
         When a confident beat loses its confidence while there is still activity (pads, a
@@ -577,12 +600,60 @@ class BeatTracker:
             self._confident_frames = 0
         if self._coast_frames > 0:
             self._coast_frames -= 1
-            if self.confidence >= BEATS_ON_CONFIDENCE or activity < COAST_MIN_ACTIVITY:
+            playing = activity >= COAST_MIN_ACTIVITY or level_db >= COAST_MIN_DB
+            # Back: a confident pulse for a whole beat, with the onsets as dense as in the
+            # groove before (a piano on the breakdown's downbeats is confident, not dense).
+            back = (self.confidence >= COAST_END_CONFIDENCE
+                    and activity >= COAST_BACK_ACTIVITY * self._anchor_activity)
+            self._back_frames = self._back_frames + 1 if back else 0
+            if self._back_frames >= self.period or not playing:
                 self._coast_frames = 0
+            if self._anchor_period:
+                # The model's states have whole-hop beat intervals: left alone it would hold
+                # the nearest one (126.0 or 129.2 BPM for 128) and drift off the grid.
+                self._restore_anchor()
         elif (self.beating and self._coast_armed and self._hold_frames <= 0 and self.period
-              and self.confidence < COAST_BELOW and activity >= COAST_MIN_ACTIVITY):
+              and self.confidence < COAST_BELOW
+              and (activity >= COAST_MIN_ACTIVITY or level_db >= COAST_MIN_DB)):
+            if self._anchor_period:
+                self._restore_anchor()
+            self._back_frames = 0
             self._coast_frames = int(COAST_BEATS * self.period)
             self._coast_armed = False
+
+    def _steady_beat(self) -> None:
+        """A steady, confident beat of the model: the grid a breakdown's coast will hold.
+
+        The beats of the current steady stretch are kept; the grid is a line fitted through
+        them, leaving out the last ANCHOR_SKIP (the pulse may already be fading there).
+        """
+        sb = self._steady_frames
+        n = self._n_steady
+        if n and abs(self.frames - sb[(n - 1) % sb.size] - self.period) > 0.25 * self.period:
+            n = 0  # not the next beat of the same stretch: start again
+        sb[n % sb.size] = self.frames
+        n += 1
+        self._n_steady = n
+        use = min(n, sb.size) - ANCHOR_SKIP
+        if use < 4:
+            return
+        k = np.arange(use, dtype=np.float64)
+        f = np.array([sb[(n - min(n, sb.size) + i) % sb.size] for i in range(use)])
+        slope, icpt = np.polyfit(k, f, 1)  # hops per beat, hop of the first beat
+        self._anchor_period = float(slope)
+        self._anchor_frame = float(icpt + slope * (use - 1))
+
+    def _restore_anchor(self) -> None:
+        """Go back to the last steady beat's tempo and phase, carried on to this hop.
+
+        The model drifts as the pulse fades (it looks for another one in the pads); what the
+        breakdown holds is the groove's beat from before it faded.
+        """
+        period = min(max(self._anchor_period, self.lag_min), self.lag_max)
+        since = self.frames - self._anchor_frame  # hops since that beat
+        frac = (since / period) % 1.0
+        bs.set_state(self._alpha, self._offsets, self._intervals, period, frac, 0.01)
+        self.period = period
 
     def _write(self, frame: np.ndarray) -> None:
         frame["tempo_bpm"] = self.tempo_bpm
