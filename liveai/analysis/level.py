@@ -8,14 +8,13 @@ drum & bass the snare lands on every other beat of 174, in hip-hop on every four
 
 :class:`LevelChooser` keeps, for the last 8 beats of the model, the peak of four detection
 functions (the beat activation, low, mid and high band onsets) in each eighth of a beat. From
-it, each candidate level (the model's pulse, twice it, half it on either parity) gets a
-pattern: 4 of its beats × 4 bins per beat × 4 bands, each band relative to its mean, rotated
-so that its strongest beat comes first, plus where its tempo lies (log2 of BPM / 100). A
-small neural network (one tanh layer) scores how much each pattern looks like the beat
-people tap; it was trained
-by ``scripts/train_level.py`` on annotated grooves rendered through FluidSynth
-(``scripts/render_midi_grooves.py``), and its weights are in
-:mod:`liveai.analysis.level_model`.
+it, each candidate level (the model's pulse, its off-beats, twice it, half it on either
+parity) gets a pattern: 4 of its beats × 4 bins per beat × 4 bands, each band relative to its
+mean, rotated so that its strongest beat comes first, plus where its tempo lies (log2 of
+BPM / 100). A small neural network (one tanh layer) scores how much each pattern looks like
+the beat people tap. It was trained by ``scripts/train_level.py`` on annotated grooves and
+metronomes rendered through FluidSynth (``scripts/render_midi_grooves.py``) and the synthetic
+grooves of ``scripts/render_grooves.py``; its weights are in :mod:`liveai.analysis.level_model`.
 """
 
 from __future__ import annotations
