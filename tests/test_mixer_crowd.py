@@ -7,6 +7,7 @@ import pytest
 from scipy import signal
 
 from liveai.config import MixerConfig
+from liveai.dsp.firls import FirLeastSquares
 from liveai.mixer.estimator import RoomEstimator
 
 SR = 48000
@@ -95,3 +96,68 @@ def test_a_changed_room_restarts_the_frames_where_it_changed(rng):
     assert est.crowd.t_est > 16.0 + est.crowd.frame / (2 * SR)  # a frame of the new room
     true_db = 10 * np.log10(np.mean(noise[-4 * SR:] ** 2))
     assert est.crowd_level_db() == pytest.approx(true_db, abs=2.5)
+
+
+def test_an_exact_fir_fit_recovers_the_filter_and_leaves_the_noise_over_its_freedom(rng):
+    """FirLeastSquares on a known answer: a decaying 2000-tap filter of a coloured reference.
+    Without noise the fit explains the target to the rounding of its single-precision
+    products; with white noise its residual holds (N - p) / N of the noise's power, as an
+    exact least-squares fit does (the raw residual reads 4 dB low here)."""
+    p, n = 2000, 5000
+    x = signal.lfilter([1.0], [1.0, -0.9], rng.standard_normal(n + p - 1))
+    h = rng.standard_normal(p) * np.exp(-np.arange(p) / 400.0)
+    clean = signal.fftconvolve(x, h, mode="valid")  # (X h)[i] = sum_j h[j] x[i + p - 1 - j]
+    solver = FirLeastSquares(p, n)
+    fit, r = solver.fit(x, clean, iters=60)
+    assert float(r @ r) < 1e-8 * float(clean @ clean)
+    assert np.max(np.abs(fit - h)) < 1e-3 * np.max(np.abs(h))
+    noise = rng.standard_normal(n) * 0.05 * np.std(clean)
+    _, r = solver.fit(x, clean + noise, h0=fit, iters=60)
+    sigma2 = 0.05 ** 2 * float(np.var(clean))
+    assert float(r @ r) / (n - p) == pytest.approx(sigma2, rel=0.06)
+    assert float(r @ r) / n < 0.5 * sigma2 * (2 - p / n)  # uncorrected, it reads low
+
+
+def _changing_show(rng, seconds: float, change_s: float, start_db: float, rise_db_s: float):
+    """Coloured programme through a 1.6 s room that becomes a 1.0 s room at ``change_s``, and a
+    noise rising ``rise_db_s`` from ``start_db`` under the echo."""
+    n = int(seconds * SR)
+    x = signal.lfilter([1.0], [1.0, -0.95], rng.standard_normal(n)) * 0.02
+    change = int(change_s * SR)
+    echo = np.r_[signal.oaconvolve(x, _room(rng, 1.6))[:change],
+                 signal.oaconvolve(x, _room(rng, 1.0))[change:n]]
+    gain_db = start_db + rise_db_s * np.arange(n) / SR
+    noise = rng.standard_normal(n) * np.sqrt(np.mean(echo ** 2)) * 10 ** (gain_db / 20)
+    return x, echo, noise
+
+
+def _weighted_db(noise: np.ndarray, stop_s: float, tau_s: float = 2.0) -> float:
+    """The noise's mean square up to ``stop_s``, exponentially weighted as the estimator's."""
+    seg = noise[max(0, int((stop_s - 8 * tau_s) * SR)):int(stop_s * SR)]
+    w = np.exp(-np.arange(seg.size)[::-1] / (tau_s * SR))
+    return float(10 * np.log10(np.sum(w * seg ** 2) / np.sum(w)))
+
+
+def test_the_bridge_follows_a_rising_crowd_while_the_new_room_fills_its_frames(rng):
+    """The room changes at 16 s under a noise rising 0.5 dB/s: until three frames of the new
+    room are in (27 s) the regression has nothing to say, and holding its last value falls
+    4-5 dB behind. The exact fit of the new room measures the noise from 2.3 s after the
+    change on (measured: within 0.4 dB from its first fit at 18.4 s to 25.3 s, 4.1 dB above the
+    held value by then)."""
+    x, echo, noise = _changing_show(rng, 27.0, 16.0, -36.0, 0.5)
+    mic = echo + noise
+    est = RoomEstimator(SR, MixerConfig())
+    _play(est, x, mic, 0.0, 18.0)
+    assert est.crowd.mismatches == 1 and est.crowd.bridging
+    assert not est.crowd.current  # the first 2.3 s: fewer samples than taps, the estimate holds
+    held_db = est.crowd_level_db()
+    t = 18.0
+    for stop in (19.0, 21.0, 23.0, 26.0):
+        _play(est, x, mic, t, stop)
+        t = stop
+        assert est.crowd.current and est.crowd.bridging
+        assert stop - est.crowd.t_est < 0.8  # the latest fit's level describes the noise then
+        true_db = _weighted_db(noise, est.crowd.t_est)
+        assert est.crowd_level_db() == pytest.approx(true_db, abs=1.0)
+    assert est.crowd_level_db() - held_db > 3.0  # it rose with the noise
+    assert est.crowd.bridge_fits >= 9

@@ -63,6 +63,33 @@ def _time_estimator(seconds: float, sr: int) -> float:
     return (time.perf_counter() - t0) / (seconds - 1.0)
 
 
+def _time_estimator_change(sr: int, change_s: float = 14.0, after_s: float = 11.0
+                           ) -> tuple[float, int]:
+    """Estimator seconds per second of programme over the ``after_s`` after a room change.
+
+    A diffuse 1.6 s room becomes a 1.0 s room at ``change_s``: the crowd regression waits
+    for frames of the new room while the exact fit bridges them (the costly part). Returns the
+    share and how many fits ran.
+    """
+    est = RoomEstimator(sr, MixerConfig())
+    rng = np.random.default_rng(5)
+    n = int((change_s + after_s) * sr)
+    x = signal.lfilter([1.0], [1.0, -0.9], rng.standard_normal(n)) * 0.02
+    rooms = []
+    for rt60_s in (1.6, 1.0):
+        t = np.arange(int(1.4 * rt60_s * sr)) / sr
+        rooms.append(np.r_[np.zeros(int(0.05 * sr)),
+                           rng.standard_normal(t.size) * np.exp(-6.9078 * t / rt60_s) * 0.05])
+    c = int(change_s * sr)
+    mic = np.r_[signal.oaconvolve(x, rooms[0])[:c], signal.oaconvolve(x, rooms[1])[c:n]]
+    mic += rng.standard_normal(n) * 1e-3 * np.std(mic)
+    est.push(x[:c], mic[:c])
+    t0 = time.perf_counter()
+    for k in range(c, n, 1024):
+        est.push(x[k:k + 1024], mic[k:k + 1024])
+    return (time.perf_counter() - t0) / after_s, est.crowd.bridge_fits
+
+
 def _time_mixer(seconds: float, sr: int, block: int) -> float:
     """Whole AdaptiveMixer.process seconds per second of programme."""
     from liveai.mixer import AdaptiveMixer
@@ -95,10 +122,13 @@ def bench_mixer(seconds: float = 5.0, venue_s: float = 50.0, n_bands: int = 16,
         lines.append(f"{block:>6} {1e6 * t_chain:10.1f} {1e6 * t_ref:11.1f} "
                      f"{t_ref / t_chain:5.1f}x {100 * t_chain / period:13.2f}%")
     est_core = _time_estimator(max(seconds, 20.0), sr)  # long enough for the crowd frames
+    change_core, fits = _time_estimator_change(sr)
     whole = _time_mixer(max(seconds, 6.0), sr, 64)
     lines.append(f"estimator (1.5 s room model, {RoomEstimator(sr, MixerConfig()).frame}-sample "
                  f"hops, coherence, crowd regression, delay finder): {100 * est_core:.1f} % of "
                  "one core")
+    lines.append(f"estimator over the 11 s after a room change (the exact fit of the new room, "
+                 f"{fits} fits, bridging its frames): {100 * change_core:.1f} % of one core")
     lines.append(f"AdaptiveMixer.process, stereo, 64-frame blocks (chain + estimator + auto-EQ, "
                  f"in process): {100 * whole:.1f} % of one core")
     if venue_s > 0:

@@ -28,10 +28,22 @@ This estimator removes the residual echo by a second, exact regression:
    carries more than ``mismatch`` of the mic's power while it still predicts programme (a
    room that changed leaves the old model adding its own, uncorrelated output; a pause in the
    music does not count), the room has changed: the frames start again from the first hop
-   that no longer fitted, and the estimate holds until three frames of the new room are in.
+   that no longer fitted;
+7. until three frames of the new room are in (11 s), a **bridge** measures it: once the new
+   room has lasted one and a half samples per tap of the room model (2.3 s for 1.5 s), and
+   every ``bridge_every_s`` after, a filter as long as the room model is fitted to the new
+   room by exact least squares over the samples since the change (at most the latest 3.9 s;
+   :class:`liveai.dsp.firls.FirLeastSquares`, conjugate gradients with FFT products, started
+   from the adaptive model, then from the last fit). An exact fit of ``p`` taps over ``N``
+   samples leaves ``(N - p) / N`` of the crowd's power and none of the echo such a filter
+   explains, so its residual over ``1 - p / N``, exponentially weighted as the estimator's
+   other levels are (``average_s``), is the crowd now, with no frames to fill. Before the
+   first fit (the 2.3 s after the change) the last estimate holds: fewer samples than taps
+   cannot tell a new room from a crowd.
 
-The estimate describes the crowd over the latest frame (centred half a frame back, ``t_est``)
-and is renewed every half frame (2.7 s).
+The regression's estimate describes the crowd over the latest frame (centred half a frame
+back, ``t_est``) and is renewed every half frame (2.7 s); the bridge's describes the crowd now
+(``current``) and is renewed every ``bridge_every_s``.
 """
 
 from __future__ import annotations
@@ -42,6 +54,7 @@ import numpy as np
 from scipy import signal
 
 from liveai.dsp.fdaf import fdaf_filter
+from liveai.dsp.firls import FirLeastSquares
 
 _TINY = 1e-30
 
@@ -116,11 +129,17 @@ class CrowdRegression:
         as echo-dominated (capped by its crowd-dominated neighbours).
     mismatch : float
         A snapshot whose residual power exceeds this share of the mic's no longer fits.
+    average_s : float
+        Time constant of the exponential average the bridge's level describes, s (the room
+        estimator's ``average_s``, as its other levels).
+    bridge_every_s : float
+        How often the bridge refits the new room while it stands in, s.
     """
 
     def __init__(self, sample_rate_hz: int, freqs_hz: np.ndarray, model_shape: tuple[int, int],
                  hop: int, max_lag_samples: int, min_frames: int = 3, max_frames: int = 5,
-                 trust: float = 0.9, mismatch: float = 0.7) -> None:
+                 trust: float = 0.9, mismatch: float = 0.7, average_s: float = 2.0,
+                 bridge_every_s: float = 0.75) -> None:
         sr = self.sample_rate_hz = int(sample_rate_hz)
         self.frame = m = 1 << int(math.ceil(math.log2(5.0 * sr)))  # 2**18 at 48 kHz
         half = m // 2
@@ -163,9 +182,33 @@ class CrowdRegression:
         self.updates = 0
         self.holds = 0
         self.mismatches = 0
+        # -- the bridge: an exact fit of the new room while its frames come in ----------------
+        self.bridge_taps = taps = model_shape[0] * self.hop  # as long as the room model
+        fft = 1 << int(math.ceil(math.log2(3 * taps)))  # windows up to ~2.5 x the taps
+        self.bridge_window = min(fft - taps + 1, self._mic_hist.size)
+        self._solver = FirLeastSquares(taps, self.bridge_window)
+        self.bridge_min = 3 * taps // 2  # one and a half samples per tap before the first fit
+        self._bridge_every = max(1, int(round(bridge_every_s * sr / self.hop))) * self.hop
+        # exponential weights ending at the latest sample (time constant average_s), square-rooted
+        ages = np.arange(self.bridge_window, dtype=np.float64)[::-1]
+        self._bridge_sqrt_w = np.exp(-0.5 * ages / (float(average_s) * sr))
+        self._bridge_bins = np.fft.rfftfreq(self._solver.fft_size, 1.0 / sr)
+        self._bridge_bucket = np.clip(np.searchsorted(lo, self._bridge_bins, side="right") - 1,
+                                      0, self.freqs_hz.size - 1)
+        self.bridging = False  # the room changed and its frames are not all in yet
+        self.current = False  # band_power is the bridge's: it describes the crowd now
+        self._bridge_h: np.ndarray | None = None
+        self._bridge_lag = -1
+        self._bridge_next = 0
+        self.bridge_iters = (30, 6)  # CG iterations of the first fit and of each refit
+        self.bridge_fits = 0
+        self.bridge_iterations = 0
 
     def push(self, model, ref: np.ndarray, mic: np.ndarray) -> None:
-        """One hop: keep the history, watch the room; every half frame, regress.
+        """One hop: keep the history, watch the room, regress, bridge a room change.
+
+        Every half frame the regression runs; after the room changed, until the regression
+        has frames of the new room, the bridge fits it every ``bridge_every_s``.
 
         Parameters
         ----------
@@ -189,6 +232,9 @@ class CrowdRegression:
             mon.step(mic - y, mic, y)
             self._watch(s)
         self._samples += n
+        if self.bridging and self._samples >= self._bridge_next:
+            self._bridge_next = self._samples + self._bridge_every
+            self._bridge(model)
         if self._samples >= self._next:
             self._next = self._samples + self.frame // 2
             self._regress(model)
@@ -215,6 +261,11 @@ class CrowdRegression:
         self._next = change + self.frame + (self.min_frames - 1) * (self.frame // 2)
         mon.active = False
         self.mismatches += 1
+        # until three frames of the new room are in, an exact fit of it bridges the gap (from
+        # two hops after the change: see _bridge)
+        self.bridging = True
+        self._bridge_h = None
+        self._bridge_next = change + 2 * self.hop + self.bridge_min
 
     @property
     def room_since_s(self) -> float:
@@ -224,10 +275,13 @@ class CrowdRegression:
     def _read(self, ring: np.ndarray, start: int, stop: int) -> np.ndarray:
         """Samples ``start:stop`` (absolute; before the programme: silence) from a ring."""
         size = ring.size
-        idx = np.arange(start, stop) % size
-        out = ring[idx]
-        if start < 0:
-            out[:min(-start, out.size)] = 0.0
+        out = np.zeros(stop - start)
+        at = max(start, 0)  # before the programme: silence
+        while at < stop:  # in pieces, where the ring wraps
+            i = at % size
+            k = min(stop - at, size - i)
+            out[at - start:at - start + k] = ring[i:i + k]
+            at += k
         return out
 
     def _regress(self, model) -> None:
@@ -310,7 +364,55 @@ class CrowdRegression:
         self.band_power = crowd
         self.frames_used = frames
         self.valid = True
+        self.current = False
+        self.bridging = False  # the new room's own frames are in: the bridge is done
         self.updates += 1
+
+    def _bridge(self, model) -> None:
+        """Fit the room since it changed exactly, and take the crowd from what the fit leaves.
+
+        Over the samples since the change (at most :attr:`bridge_window`, the latest), the
+        taps ``h`` of a filter as long as the room model minimise ``|mic - h * ref|²``
+        (:class:`liveai.dsp.firls.FirLeastSquares`, started from the last fit, or from the
+        adaptive model at the first). The residual of an exact least-squares fit of ``p`` taps
+        over ``N`` samples carries ``(N - p) / N`` of the noise's power and none of the echo a
+        filter of ``p`` taps explains; so its exponentially weighted power (the time constant
+        of the estimator's other levels), per band, over ``1 - p / N`` is the crowd now.
+        """
+        n = self.hop
+        p = self.bridge_taps
+        now = self._samples
+        # the change is placed at the first hop the old room no longer explained: that hop may
+        # still hold some of the old room, so the fit starts two hops later
+        start = max(self._from + 2 * n, now - self.bridge_window)
+        size = now - start
+        lag = model.offset * n
+        if self._bridge_h is None or lag != self._bridge_lag:
+            # the adaptive model as it is now (not its average: that still remembers the old room)
+            h0 = np.fft.irfft(model.w, 2 * n, axis=1)[:, :n].reshape(-1)
+            iters = self.bridge_iters[0]
+        else:
+            h0, iters = self._bridge_h, self.bridge_iters[1]
+        x = self._read(self._x_hist, start - lag - p + 1, now - lag)
+        d = self._read(self._mic_hist, start, now)
+        h, r = self._solver.fit(x, d, h0, iters=iters)
+        self._bridge_h, self._bridge_lag = h, lag
+        self.bridge_fits += 1
+        self.bridge_iterations += self._solver.iterations
+        # exponential weights ending now, as the estimator averages its levels
+        sqrt_w = self._bridge_sqrt_w[-size:]
+        m = self._solver.fft_size
+        spec = np.fft.rfft(r * sqrt_w, m)
+        power = np.bincount(self._bridge_bucket, spec.real ** 2 + spec.imag ** 2,
+                            minlength=self.freqs_hz.size)
+        power *= 2.0 / (m * float(np.sum(sqrt_w ** 2)))  # |R|² -> weighted mean square per band
+        self.band_power = power / (1.0 - p / size)  # the fit took p of the N degrees of freedom
+        self.t_est = now / self.sample_rate_hz
+        self.valid = True
+        self.current = True
+        self.updates += 1
+        # the fit, as partitions, watches for the room changing again
+        self._monitor.start(np.fft.rfft(h.reshape(-1, n), 2 * n, axis=1), model.offset)
 
     def _hold(self) -> None:
         """Nothing measurable this frame: the last estimate stands."""

@@ -13,8 +13,9 @@ From the model:
   quiet crowd drowns in that echo. :class:`liveai.mixer.crowd.CrowdRegression` removes it: it
   runs a frozen snapshot of the model back over the last seconds and regresses its residual on
   the reference over 5.5 s frames, fine bin by fine bin; what no fixed filter of the reference
-  explains is the crowd. Until its first three frames are in (11 s into the programme, or
-  after the room changed) the residual stands in.
+  explains is the crowd. Until its first three frames are in (11 s into the programme) the
+  residual stands in; after the room changed, an exact least-squares fit of the new room
+  measures the crowd until three frames of it are in (from 2.3 s after the change).
 
 Everything runs when a full hop of ``frame`` samples has arrived, inside :meth:`push`; it is
 deterministic and independent of the caller's block size.
@@ -102,7 +103,8 @@ class RoomEstimator:
         self._model_to_bin = np.minimum(np.arange(n + 1) // 2, nb - 1)  # 2N-FFT bins -> N-FFT bins
         #: the crowd, by an exact regression on snapshots of the model (see liveai.mixer.crowd)
         self.crowd = CrowdRegression(sr, self.freqs_hz, self.model.w.shape, n,
-                                     max_lag_samples=self.model.fdl.shape[0] * n)
+                                     max_lag_samples=self.model.fdl.shape[0] * n,
+                                     average_s=config.average_s)
         hop_s = n / sr
         self._a_avg = 1.0 - math.exp(-hop_s / config.average_s)
         self._a_model = 1.0 - math.exp(-hop_s / 2.0)  # model average over ~2 s
@@ -251,14 +253,18 @@ class RoomEstimator:
 
         Per band, the model's residual (current, averaged over ``average_s``) where it is the
         crowd, and the snapshot regression's level (:class:`liveai.mixer.crowd.CrowdRegression`,
-        a few seconds old) + 2 dB where the residual is mostly programme echo. Until the
-        regression has its first frames (11 s into the programme), the residual alone,
-        which reads high in a reverberant hall (see :attr:`crowd_valid`).
+        a few seconds old) + 2 dB where the residual is mostly programme echo; after a room
+        change, the exact fit of the new room's level (current: no 2 dB) until the
+        regression has frames of the new room. Until the regression has its first frames
+        (11 s into the programme), the residual alone, which reads high in a reverberant hall
+        (see :attr:`crowd_valid`).
         """
         if self.crowd.valid:
             # the residual where it is the crowd (it is current and averaged as the other
             # levels are); the regression where the residual is mostly programme echo
-            return np.minimum(self._crowd_band, self.crowd.band_power * _CROWD_SLACK)
+            # (the bridge's level after a room change is current: no slack)
+            slack = 1.0 if self.crowd.current else _CROWD_SLACK
+            return np.minimum(self._crowd_band, self.crowd.band_power * slack)
         return self._crowd_band.copy()
 
     @property

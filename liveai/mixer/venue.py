@@ -292,7 +292,7 @@ def figures(run: VenueRun, lo_hz: float = 100.0, hi_hz: float = 8000.0,
 
     ``crowd_err_db`` is the crowd estimate's largest error from ``settle_s`` on;
     ``crowd_err_settled_db`` the same from ``crowd_settle_s`` on, outside the
-    ``crowd_reconverge_s`` after the room changes (three 5.5 s frames of the new room are needed);
+    ``crowd_reconverge_s`` after the room changes (where a new room is still being measured);
     ``crowd_back_s`` is how long after the change the estimate is back within ``crowd_tol_db``
     of the truth for good.
     """
