@@ -556,8 +556,6 @@ def test_reported_tempo_is_the_level_people_tap(rng, name, bpm, pattern, swing):
 def test_level_mechanics_half_double_and_offbeat():
     """Whatever level is chosen, the beats fire on it: every other beat of the model, the
     model's beats and midpoints, or its off-beats only; next_beat_s predicts them."""
-    from liveai.analysis.rhythm import BeatTracker
-
     x, times = clicks(120.0, 20.0)
     log0, _ = analyse(x)
     fa = FrameAnalyzer(SR, HOP, 2048)
@@ -570,7 +568,7 @@ def test_level_mechanics_half_double_and_offbeat():
         pred = []
         for k, i in enumerate(range(0, x.shape[0] - HOP + 1, HOP)):
             if k == int(6.0 * SR / HOP):
-                BeatTracker._set_level(fa.beats, level, parity, shift)
+                fa.beats._set_level(level, parity, shift)
             fa.process_hop(np.ascontiguousarray(x[i : i + HOP]), frame)
             log.add(frame)
             t = int(frame["stream_time_samples"]) / SR

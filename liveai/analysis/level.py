@@ -45,6 +45,12 @@ METRE_DECAY = 0.95
 TRIPLE_CONTRAST = 0.5
 
 
+def contrast(e: np.ndarray) -> float:
+    """How far a cycle's strongest position stands out: (max - mean) / mean, 0 if empty."""
+    m = float(np.mean(e))
+    return (float(np.max(e)) - m) / m if m > 1e-12 else 0.0
+
+
 def tempo_features(bpm: float) -> tuple[float, float]:
     """Where a tempo lies: log2(BPM / 100) and its square."""
     t = math.log2(max(bpm, 1e-3) / 100.0)
@@ -149,10 +155,6 @@ class LevelChooser:
     @property
     def triple(self) -> bool:
         """The model's beats group in threes (their low band repeats every 3, not every 2)."""
-        def contrast(e: np.ndarray) -> float:
-            m = float(e.mean())
-            return (float(e.max()) - m) / m if m > 1e-12 else 0.0
-
         c3, c2 = contrast(self._metre[3]), contrast(self._metre[2])
         return c3 > TRIPLE_CONTRAST and c3 > 2.0 * c2
 

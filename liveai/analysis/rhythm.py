@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from liveai.analysis.level import CANDIDATES, LevelChooser, scores
+from liveai.analysis.level import CANDIDATES, LevelChooser, contrast, scores
 
 # Onsets and the rhythm detection function live in liveai.analysis.onsets (re-exported here).
 from liveai.analysis.onsets import (  # noqa: F401
@@ -482,7 +482,7 @@ class BeatTracker:
         level reported now left the range or nothing was chosen yet.
         """
         if (not listening or self.external or not self.beating or not self.period
-                or not self._levels.ready):
+                or not self._levels.ready or (not self.choose_level and self.level_log is None)):
             return
         bpm = 60.0 * self.fps / self.period
         rows, admitted = self._levels.features(bpm)
@@ -676,10 +676,6 @@ class BeatTracker:
         self._credit_left = 0
 
     def _choose_meter(self) -> None:
-        def contrast(e: np.ndarray) -> float:
-            m = float(np.mean(e))
-            return (float(np.max(e)) - m) / m if m > 1e-12 else 0.0
-
         c3, c4 = contrast(self._meter_energy[3]), contrast(self._meter_energy[4])
         n = self.beats_per_bar
         if n != 3 and c3 > METER_MIN_CONTRAST and c3 > METER_RATIO * c4:
