@@ -44,6 +44,17 @@ def log_filterbank(sample_rate_hz: int, n_fft: int, f_min_hz: float = 30.0,
     return edges[:-1].copy(), edges[1:].copy()
 
 
+@njit(cache=True, nogil=True, inline="always")
+def band_span(band_lo, band_hi, n_bins):  # pragma: no cover - compiled
+    """The bins some band covers: ``k_lo <= k < k_hi`` (within ``n_bins``)."""
+    k_lo = n_bins
+    k_hi = 0
+    for b in range(band_lo.shape[0]):
+        k_lo = min(k_lo, band_lo[b])
+        k_hi = max(k_hi, band_hi[b])
+    return k_lo, min(k_hi, n_bins)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def superflux(spec, amp_scale, band_lo, band_hi, low_bands, low_weight, prev, cur, out,
               scratch):  # pragma: no cover - compiled
@@ -71,11 +82,7 @@ def superflux(spec, amp_scale, band_lo, band_hi, low_bands, low_weight, prev, cu
         Scratch: the bins' magnitudes.
     """
     nb = band_lo.shape[0]
-    k_lo = spec.shape[0]
-    k_hi = 0
-    for b in range(nb):
-        k_lo = min(k_lo, band_lo[b])
-        k_hi = max(k_hi, band_hi[b])
+    k_lo, k_hi = band_span(band_lo, band_hi, spec.shape[0])
     # Magnitudes and logarithms in branch-free loops of their own (they vectorise); the sums
     # per band stay in bin order.
     x = spec[k_lo:k_hi]  # sliced: an index from 0 drops numba's negative-index check

@@ -16,7 +16,7 @@ import rocket_fft  # noqa: F401  # np.fft inside numba kernels (pocketfft, as nu
 from numba import njit
 
 from liveai.dsp import fastlog
-from liveai.dsp.beatstate import superflux
+from liveai.dsp.beatstate import band_span, superflux
 
 #: Compression of magnitudes before the flux: ``log1p(LOG_GAIN * amplitude)``.
 LOG_GAIN = 1000.0
@@ -43,12 +43,7 @@ def band_flux(spec, amp_scale, prev_log, band_lo, band_hi, out, scratch):  # pra
         Scratch: each bin's positive change.
     """
     n_bands = band_lo.shape[0]
-    k_lo = prev_log.shape[0]
-    k_hi = 0
-    for b in range(n_bands):
-        k_lo = min(k_lo, band_lo[b])
-        k_hi = max(k_hi, band_hi[b])
-    k_hi = min(k_hi, prev_log.shape[0])
+    k_lo, k_hi = band_span(band_lo, band_hi, prev_log.shape[0])
     # Bins outside every band count nowhere: their logarithms (most of the cost) are skipped.
     # One branch-free loop (it vectorises), then the sums per band in bin order: a change
     # that is not positive adds an exact 0.
