@@ -266,30 +266,29 @@ def _liveai_events(x: np.ndarray, sr: int, hop: int) -> tuple[dict, float]:
 
 
 def _liveai_stage_us(x: np.ndarray, sr: int, hop: int) -> dict[str, float]:
-    """Mean microseconds per hop of each stage of FrameAnalyzer, and of the whole hop.
+    """Mean microseconds per hop of FrameAnalyzer's one compiled call, and of the whole hop.
 
-    The pipeline's stages are timed in place: its one compiled call for levels, onsets and
-    sections (``fused``) and the beat tracker (``beats``), each wrapped in a timer on this one
-    run; the timers add well under a microsecond per stage. Then each analyser runs alone over
-    the same audio (``levels``, ``onsets``, ``sections``), to show where the fused call's time
-    goes (alone, each also pays its own dispatch).
+    The pipeline's one compiled call per hop (``fused``: levels, onsets, sections and beats)
+    is timed in place, wrapped in a timer on this one run (it adds well under a microsecond).
+    Then each analyser runs alone over the same audio (``levels``, ``onsets``, ``sections``,
+    ``beats``), to show where the fused call's time goes (alone, each also pays its own
+    dispatch).
     """
     from liveai.analysis import pipeline
     from liveai.analysis.levels import LevelAnalyzer
     from liveai.analysis.onsets import OnsetDetector
+    from liveai.analysis.rhythm import BeatTracker
     from liveai.analysis.sections import SectionTracker
     from liveai.frame import new_frame
 
     fa = pipeline.FrameAnalyzer(sr, hop, 2048)
-    ns: dict[str, int] = {}
+    ns = {"fused": 0}
 
-    def timed(name: str, fn):
-        ns[name] = 0
-
+    def timed(fn):
         def wrapper(*args):
             t0 = time.perf_counter_ns()
             out = fn(*args)
-            ns[name] += time.perf_counter_ns() - t0
+            ns["fused"] += time.perf_counter_ns() - t0
             return out
         return wrapper
 
@@ -297,8 +296,7 @@ def _liveai_stage_us(x: np.ndarray, sr: int, hop: int) -> dict[str, float]:
     x = np.ascontiguousarray(x, dtype=np.float32)
     hops = [x[i : i + hop] for i in range(0, x.shape[0] - hop + 1, hop)]
     fused = pipeline._frame_hop
-    fa.beats.process = timed("beats", fa.beats.process)
-    pipeline._frame_hop = timed("fused", fused)
+    pipeline._frame_hop = timed(fused)
     total = 0
     try:
         for h in hops:
@@ -310,7 +308,8 @@ def _liveai_stage_us(x: np.ndarray, sr: int, hop: int) -> dict[str, float]:
     levels = LevelAnalyzer(sr, hop, 2048)
     onsets = OnsetDetector(sr, 2048, hop)
     sections = SectionTracker(sr, hop)
-    alone = np.zeros(3, dtype=np.int64)
+    beats = BeatTracker(sr, hop)
+    alone = np.zeros(4, dtype=np.int64)
     for h in hops:
         t0 = time.perf_counter_ns()
         levels.process_hop(h, frame)
@@ -319,8 +318,11 @@ def _liveai_stage_us(x: np.ndarray, sr: int, hop: int) -> dict[str, float]:
         t2 = time.perf_counter_ns()
         sections.process(frame)
         t3 = time.perf_counter_ns()
-        alone += (t1 - t0, t2 - t1, t3 - t2)
-    ns |= {"levels": int(alone[0]), "onsets": int(alone[1]), "sections": int(alone[2])}
+        odf = onsets.odf
+        beats.process(onsets.rhythm_odf[0], odf[1], frame, odf[2], odf[3])
+        t4 = time.perf_counter_ns()
+        alone += (t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+    ns |= dict(zip(("levels", "onsets", "sections", "beats"), alone.tolist(), strict=True))
     n = len(hops)
     return {name: t / (1e3 * n) for name, t in ns.items()} | {"total": total / (1e3 * n)}
 
@@ -485,10 +487,11 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
     name, x, sr, _ = material[0]
     us = _liveai_stage_us(x, sr, hop)
     lines.append(f"per hop ({name}, {sr} Hz): liveai {us['total']:.0f} us = levels + onsets + "
-                 f"sections {us['fused']:.0f} (one compiled call) + beats {us['beats']:.0f} "
-                 f"(+ glue); aubio {aubio_hop_us[0]:.0f} us (tempo + onsets)")
+                 f"sections + beats {us['fused']:.0f} (one compiled call) + glue; aubio "
+                 f"{aubio_hop_us[0]:.0f} us (tempo + onsets)")
     lines.append(f"  each analyser alone (own dispatch): levels {us['levels']:.0f} us, onsets "
-                 f"{us['onsets']:.0f} us, sections {us['sections']:.0f} us")
+                 f"{us['onsets']:.0f} us, sections {us['sections']:.0f} us, beats "
+                 f"{us['beats']:.0f} us")
     lat = _latency(48000, 128, latency_s)
     if lat.size:
         lines.append(f"latency, block entering the ring -> its FeatureFrame published (48 kHz, "

@@ -15,27 +15,26 @@ BPM / 100). A small neural network (one tanh layer) scores how much each pattern
 the beat people tap. It was trained by ``scripts/train_level.py`` on annotated grooves and
 metronomes rendered through FluidSynth (``scripts/render_midi_grooves.py``) and the synthetic
 grooves of ``scripts/render_grooves.py``; its weights are in :mod:`liveai.analysis.level_model`.
+
+The numerics are kernels (:mod:`liveai.dsp.pulse_level`) that the beat tracker runs inside
+its one compiled call per hop; the functions and the class here call the same kernels.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from liveai.analysis import level_model
+from liveai.dsp import pulse_level as pl
+from liveai.dsp.pulse_level import N_BANDS, N_FEATURES, N_FINE, N_SLOTS
 
-#: Beats of the model kept, bins per beat, detection functions.
-N_SLOTS = 8
-N_FINE = 8
-N_BANDS = 4
 #: Weight of the newest beat in each slot's running pattern (per visit, every 8 beats).
 NEW_WEIGHT = 0.5
 #: Candidate levels: (tempo ratio to the model's, parity of the model's beats that are its
 #: beats (-1 for any), shift: 0.5 for the model's off-beats (a lock on off-beat hats or bass)).
 CANDIDATES = ((1.0, -1, 0.0), (1.0, -1, 0.5), (2.0, -1, 0.0), (0.5, 0, 0.0), (0.5, 1, 0.0))
-#: Features: the pattern (4 beats × 4 bins × N_BANDS) and the tempo's place.
-N_FEATURES = 4 * 4 * N_BANDS + 2
+#: CANDIDATES as the kernels take them, (n_candidates, 3) float64.
+CANDIDATE_ARRAY = np.array(CANDIDATES, dtype=np.float64)
 #: A candidate's beats must carry at least this share of the activation on the model's own
 #: beats (a faster level needs events on its new beats, an off-beat shift needs events there).
 ADMIT = 0.6
@@ -43,162 +42,103 @@ ADMIT = 0.6
 #: halving it would put beats across the bars. Memory per beat and the contrast needed.
 METRE_DECAY = 0.95
 TRIPLE_CONTRAST = 0.5
-
-
-def contrast(e: np.ndarray) -> float:
-    """How far a cycle's strongest position stands out: (max - mean) / mean, 0 if empty."""
-    m = float(np.mean(e))
-    return (float(np.max(e)) - m) / m if m > 1e-12 else 0.0
-
-
-def tempo_features(bpm: float) -> tuple[float, float]:
-    """Where a tempo lies: log2(BPM / 100) and its square."""
-    t = math.log2(max(bpm, 1e-3) / 100.0)
-    return t, t * t
-
-
-def _windows(ratio: float, parity: int, shift: float) -> np.ndarray:
-    """Fine-bin indices of a candidate's bins: (groups of 4 beats, 4 beats, 4 bins, window)."""
-    n = N_SLOTS * N_FINE
-    beat_len = int(round(N_FINE / ratio))  # fine bins per candidate beat: 8, 4 or 16
-    width = beat_len // 4
-    half = width // 2
-    offset = N_FINE * parity if ratio < 1.0 else int(round(N_FINE * shift))
-    n_beats = n // beat_len
-    m = np.arange(n_beats)[:, None, None]
-    i = np.arange(4)[None, :, None]
-    w = np.arange(-half, half + 1)[None, None, :]
-    idx = (offset + m * beat_len + i * width + w) % n
-    return idx.reshape(n_beats // 4, 4, 4, 2 * half + 1)
-
-
-_WINDOWS: dict[tuple[float, int, float], np.ndarray] = {}
-
-
-def pattern(fine: np.ndarray, ratio: float, parity: int,
-            shift: float = 0.0) -> tuple[np.ndarray, float]:
-    """The accent pattern of one candidate level.
-
-    Parameters
-    ----------
-    fine : np.ndarray, shape (N_SLOTS * N_FINE, N_BANDS)
-        Peak per eighth of the model's beat over its last 8 beats (slot-major).
-    ratio : float
-        The candidate's tempo / the model's: 0.5, 1 or 2.
-    parity : int
-        For ratio 0.5, which of the model's beats (0 even, 1 odd) are the candidate's beats.
-    shift : float
-        Beats of the model the candidate's beats come after the model's (0 or 0.5).
-
-    Returns
-    -------
-    pattern : np.ndarray, shape (4 * 4 * N_BANDS,)
-        4 beats × 4 bins × bands, each band divided by its mean, strongest beat first.
-    strength : float
-        Mean activation peak on the candidate's beats.
-    """
-    key = (ratio, parity, shift)
-    idx = _WINDOWS.get(key)
-    if idx is None:
-        idx = _WINDOWS[key] = _windows(ratio, parity, shift)
-    # Each bin: the peak over its window of eighths; each beat: the mean over the groups.
-    out = fine[idx].max(axis=3).mean(axis=0)  # (4 beats, 4 bins, bands)
-    strength = float(out[:, 0, 0].mean())
-    mean = out.mean(axis=(0, 1))
-    out /= np.maximum(mean, 1e-9)
-    first = int(np.argmax(out[:, 0, 0]))  # the beat with the strongest activation
-    return np.roll(out, -first, axis=0).ravel(), strength
+#: The level model's weights as the kernels take them: mean, std, w1, b1, w2.
+MODEL = (level_model.MEAN, level_model.STD, level_model.W1, level_model.B1, level_model.W2)
 
 
 def features(fine: np.ndarray, model_bpm: float) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows of every candidate in CANDIDATES and whether the accents admit it.
 
+    Parameters
+    ----------
+    fine : np.ndarray, shape (N_SLOTS * N_FINE, N_BANDS)
+        Peak per eighth of the model's beat over its last 8 beats (slot-major).
+    model_bpm : float
+
     Returns
     -------
     rows : np.ndarray, shape (len(CANDIDATES), N_FEATURES)
+        Each candidate's pattern (4 beats × 4 bins × bands, each band divided by its mean,
+        strongest beat first) and log2 of its BPM / 100 and that squared.
     admitted : np.ndarray, shape (len(CANDIDATES),), bool
         The candidate's beats carry at least ADMIT of the model's beats' activation.
     """
+    return _features(np.ascontiguousarray(fine, dtype=np.float64).reshape(N_SLOTS, N_FINE,
+                                                                          N_BANDS),
+                     model_bpm, np.zeros(2), np.zeros(3))
+
+
+def _features(hist: np.ndarray, model_bpm: float, metre2: np.ndarray,
+              metre3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows = np.zeros((len(CANDIDATES), N_FEATURES))
-    strength = np.zeros(len(CANDIDATES))
-    for r, (ratio, parity, shift) in enumerate(CANDIDATES):
-        rows[r, :-2], strength[r] = pattern(fine, ratio, max(parity, 0), shift)
-        rows[r, -2:] = tempo_features(ratio * model_bpm)
-    return rows, strength >= ADMIT * strength[0]
+    admitted = np.zeros(len(CANDIDATES))
+    pl.features(hist, CANDIDATE_ARRAY, float(model_bpm), ADMIT, TRIPLE_CONTRAST, metre2, metre3,
+                np.zeros((4, 4, N_BANDS)), rows, admitted)
+    return rows, admitted > 0.0
 
 
 def scores(rows: np.ndarray) -> np.ndarray:
     """The model's score (log-odds up to a constant) that each row is the level people tap."""
-    z = (rows - level_model.MEAN) / level_model.STD
-    return np.tanh(z @ level_model.W1 + level_model.B1) @ level_model.W2
+    out = np.zeros(rows.shape[0])
+    pl.scores(np.ascontiguousarray(rows, dtype=np.float64), *MODEL, out)
+    return out
 
 
 class LevelChooser:
-    """Accent patterns over the model's last 8 beats, and the level they point to."""
+    """Accent patterns over the model's last 8 beats, and the level they point to.
+
+    Attributes
+    ----------
+    hist, peak : np.ndarray, shape (N_SLOTS, N_FINE, N_BANDS), float64
+        The running pattern per slot, and the peaks of the beats in progress.
+    visits : np.ndarray, shape (N_SLOTS,), int64
+        Beats folded into each slot.
+    count : np.ndarray, shape (1,), int64
+        Beats of the model so far.
+    metre2, metre3 : np.ndarray, shape (2,), (3,), float64
+        The low band on the model's beats by position in cycles of 2 and 3 beats.
+
+    The beat tracker's kernel updates these arrays in place, as the methods here do.
+    """
 
     def __init__(self) -> None:
-        self._hist = np.zeros((N_SLOTS, N_FINE, N_BANDS))
-        self._peak = np.zeros((N_SLOTS, N_FINE, N_BANDS))
-        self._visits = np.zeros(N_SLOTS, dtype=np.int64)
-        self._metre = {2: np.zeros(2), 3: np.zeros(3)}
+        self.hist = np.zeros((N_SLOTS, N_FINE, N_BANDS))
+        self.peak = np.zeros((N_SLOTS, N_FINE, N_BANDS))
+        self.visits = np.zeros(N_SLOTS, dtype=np.int64)
+        self.count = np.zeros(1, dtype=np.int64)
+        self.metre2 = np.zeros(2)
+        self.metre3 = np.zeros(3)
         self.reset()
 
     def reset(self) -> None:
         """Forget every pattern."""
-        self._hist[:] = 0.0
-        self._peak[:] = 0.0
-        self._visits[:] = 0
-        self._beats = 0
-        for e in self._metre.values():
-            e[:] = 0.0
+        for a in (self.hist, self.peak, self.visits, self.count, self.metre2, self.metre3):
+            a[:] = 0
 
     @property
     def triple(self) -> bool:
         """The model's beats group in threes (their low band repeats every 3, not every 2)."""
-        c3, c2 = contrast(self._metre[3]), contrast(self._metre[2])
-        return c3 > TRIPLE_CONTRAST and c3 > 2.0 * c2
+        c3 = pl.contrast(self.metre3)
+        return c3 > TRIPLE_CONTRAST and c3 > 2.0 * pl.contrast(self.metre2)
 
     @property
     def ready(self) -> bool:
         """Every slot has seen at least one whole beat."""
-        return bool(np.all(self._visits > 0))
+        return bool(np.all(self.visits > 0))
 
     def add(self, slot: int, frac: float, act: float, low: float, mid: float,
             high: float) -> None:
         """One hop at phase ``frac`` (0..1) of the model's beat in ``slot`` (0..7)."""
-        j = int(frac * N_FINE + 0.5)
-        if j >= N_FINE:  # the last sixteenth belongs to the next beat's first bin
-            j -= N_FINE
-            slot = (slot + 1) % N_SLOTS
-        p = self._peak[slot, j]
-        if act > p[0]:
-            p[0] = act
-        if low > p[1]:
-            p[1] = low
-        if mid > p[2]:
-            p[2] = mid
-        if high > p[3]:
-            p[3] = high
+        pl.add(self.peak, slot, frac, act, low, mid, high)
 
     def end_beat(self, slot: int) -> None:
         """The model's beat in ``slot`` is over: fold its peaks into the running pattern."""
-        self._beats += 1
-        for n, e in self._metre.items():
-            e *= METRE_DECAY
-            e[self._beats % n] += self._peak[slot, 0, 1]  # the low band (kick, bass) on the beat
-        if self._visits[slot] == 0:
-            self._hist[slot] = self._peak[slot]
-        else:
-            self._hist[slot] += NEW_WEIGHT * (self._peak[slot] - self._hist[slot])
-        self._peak[slot] = 0.0
-        self._visits[slot] += 1
+        pl.end_beat(self.hist, self.peak, self.visits, self.count, self.metre2, self.metre3,
+                    slot, NEW_WEIGHT, METRE_DECAY)
 
     def features(self, model_bpm: float) -> tuple[np.ndarray, np.ndarray]:
         """Feature rows of the candidates and which the accents admit (see :func:`features`).
 
         In triple metre the half levels are not admitted.
         """
-        rows, admitted = features(self._hist.reshape(N_SLOTS * N_FINE, N_BANDS), model_bpm)
-        if self.triple:
-            admitted &= np.array([c[0] != 0.5 for c in CANDIDATES])
-        return rows, admitted
+        return _features(self.hist, model_bpm, self.metre2, self.metre3)

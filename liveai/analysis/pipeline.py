@@ -1,9 +1,9 @@
 """One hop of the whole analysis: levels, onsets and sections, then beats, into one FeatureFrame.
 
-Levels, onsets (with the beat tracker's detection function) and sections run in one compiled
-call per hop (:func:`_frame_hop`), each analyser's kernel writing its fields of the record; the
-beat tracker follows, in Python around its own kernel. Sections read only level and onset
-fields, so running them before the beats changes nothing they report.
+Levels, onsets (with the beat tracker's detection function), sections and beats run in one
+compiled call per hop (:func:`_frame_hop`), each analyser's kernel writing its fields of the
+record. Sections read only level and onset fields, so running them before the beats changes
+nothing they report.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from numba import njit
 
 from liveai.analysis import levels as level_analysis
 from liveai.analysis import onsets as onset_analysis
+from liveai.analysis import rhythm as rhythm_analysis
 from liveai.analysis import sections as section_analysis
 from liveai.analysis.levels import LevelAnalyzer
 from liveai.analysis.onsets import OnsetDetector
@@ -32,6 +33,7 @@ def warm_up() -> float:
     level_analysis.warm_up()  # the analysers' own kernels, which read and write the frame
     onset_analysis.warm_up()
     section_analysis.warm_up()
+    rhythm_analysis.warm_up()
     rhythm.warm_up()
     beatstate.warm_up()
     fa = FrameAnalyzer(48000, 512, 2048)  # the one call per hop that runs them all
@@ -89,19 +91,19 @@ class FrameAnalyzer:
             A 0-d FRAME_DTYPE array.
         """
         self.levels.check_hop(hop)
-        onset_value, low_value = _frame_hop(hop, frame, self._history, self.levels.kernel_args,
-                                            self.onsets.kernel_args, self.sections.kernel_args)
-        odf = self.onsets.odf  # this hop's onset functions: overall, low, mid, high
-        self.beats.process(onset_value, low_value, frame, float(odf[2]), float(odf[3]))
+        code = _frame_hop(hop, frame, self._history, self.levels.kernel_args,
+                          self.onsets.kernel_args, self.sections.kernel_args, self.onsets.odf,
+                          self.beats.kernel_args)
+        self.beats.finish_hop(code, frame)  # an external clock's hop (rare)
 
 
 # numba's cache checks only the file a function is defined in: after editing a kernel this one
 # calls (in dsp/ or another analysis module), clear NUMBA_CACHE_DIR, or this call keeps the old
 # code. (The same holds for every kernel that calls into another module.)
 @njit(cache=True, nogil=True)
-def _frame_hop(hop, frame, history, level_args, onset_args,
-               section_args):  # pragma: no cover - compiled
-    """Levels, onsets and sections of one hop in one compiled call, each writing ``frame``.
+def _frame_hop(hop, frame, history, level_args, onset_args, section_args, odf,
+               beat_args):  # pragma: no cover - compiled
+    """Levels, onsets, sections and beats of one hop in one compiled call, each writing ``frame``.
 
     Parameters
     ----------
@@ -109,19 +111,22 @@ def _frame_hop(hop, frame, history, level_args, onset_args,
     frame : 0-d FRAME_DTYPE array
     history : float64 (n_fft,)
         The level analyser's last ``n_fft`` mono samples (which its kernel updates first).
-    level_args, onset_args, section_args : tuple
+    level_args, onset_args, section_args, beat_args : tuple
         :attr:`LevelAnalyzer.kernel_args`, :attr:`OnsetDetector.kernel_args`,
-        :attr:`SectionTracker.kernel_args`.
+        :attr:`SectionTracker.kernel_args`, :attr:`BeatTracker.kernel_args`.
+    odf : float64 (4,)
+        :attr:`OnsetDetector.odf`, this hop's onset functions (overall, low, mid, high).
 
     Returns
     -------
-    onset_value, low_value : float
-        The beat tracker's detection function and the low band's onset flux of this hop.
+    int
+        The beat tracker's code (:func:`liveai.analysis.rhythm._beat_hop`): pass it to
+        :meth:`BeatTracker.finish_hop`.
     """
     level_analysis._level_hop(hop, frame, *level_args)
     onset_value, low_value = onset_analysis._onset_hop(history, frame, *onset_args)
     section_analysis._section_hop(frame, *section_args)
-    return onset_value, low_value
+    return rhythm_analysis._beat_hop(frame, *beat_args, onset_value, low_value, odf[2], odf[3])
 
 
 class EventLog:

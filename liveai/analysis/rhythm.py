@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
-from liveai.analysis.level import CANDIDATES, LevelChooser, contrast, scores
+from liveai.analysis import level as lvl
+from liveai.analysis.level import CANDIDATES, LevelChooser
 
 # Onsets and the rhythm detection function live in liveai.analysis.onsets (re-exported here).
 from liveai.analysis.onsets import (  # noqa: F401
@@ -16,6 +18,7 @@ from liveai.analysis.onsets import (  # noqa: F401
     OnsetDetector,
     onset_window,
 )
+from liveai.dsp import beathop as bh
 from liveai.dsp import beatstate as bs
 
 #: Beats start firing when the smoothed tempo confidence rises above BEATS_ON_CONFIDENCE and
@@ -83,6 +86,24 @@ LEVEL_SMOOTHING = 0.3
 LEVEL_MARGIN = 1.0
 
 
+class _State:
+    """A :class:`BeatTracker` attribute that lives in its kernels' state array ``_st``."""
+
+    def __init__(self, kind: type = float) -> None:
+        self.kind = kind
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.index = bh.STATE_NAMES.index(name.lstrip("_"))
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return self.kind(obj._st[self.index])
+
+    def __set__(self, obj, value) -> None:
+        obj._st[self.index] = value
+
+
 class BeatTracker:
     """Causal tempo, beats (predicted ahead), bars and metre from a rhythm detection function.
 
@@ -123,6 +144,39 @@ class BeatTracker:
 
     latency_samples = 0
 
+    # The state the per-hop kernels (:mod:`liveai.dsp.beathop`) read and write, by name.
+    frames = _State(int)
+    period = _State()  # frames per beat; 0 = no tempo yet
+    confidence = _State()
+    lift = _State()
+    activation = _State()
+    beating = _State(bool)
+    since_beat = _State(int)
+    next_beat_at = _State()  # frames after the last beat
+    predicted = _State(bool)
+    beat_count = _State(int)
+    bar_count = _State(int)
+    beat_in_bar = _State(int)  # -1 until the downbeat is found
+    beats_per_bar = _State(int)
+    external = _State(bool)
+    level = _State()  # reported tempo / the model's tempo: 0.5, 1 or 2
+    _level_parity = _State(int)  # at level 0.5, which of the model's beats are beats
+    _offbeat = _State(bool)  # at level 1, the reported beats are the model's off-beats
+    _hmm_slot = _State(int)  # the model's beats, counted mod 8
+    _hmm_since = _State(int)
+    _half_fired = _State(bool)
+    _downbeat_pos = _State(int)  # beat position (mod beats_per_bar) of the downbeat; -1 unknown
+    _last_frac = _State()
+    _s_a = _State()
+    _s_w = _State()
+    _hold_frames = _State(int)  # a tapped tempo holds (beats fire, no switch) this many hops
+    _coast_frames = _State(int)  # the beat holds through a breakdown this many more hops
+    _confident_frames = _State(int)
+    _anchor_frame = _State()
+    _anchor_period = _State()
+    _anchor_activity = _State()
+    choose_level = _State(bool)
+
     def __init__(self, sample_rate_hz: int, hop_length: int,
                  bpm_range: tuple[float, float] = (60.0, 200.0), beats_per_bar: int = 4,
                  transition_lambda: float | None = None,
@@ -154,59 +208,83 @@ class BeatTracker:
         self._marg = np.zeros(self._intervals.size)
         self._info = np.zeros(7)
         self._beat_frames = np.zeros(IBI_BEATS + 1)  # hop numbers of the last beats
-        self.choose_level = bool(choose_level)
         self._levels = LevelChooser()
-        #: Set to a list to record (hop, model BPM, slot, candidate features) at each choice.
-        self.level_log: list | None = None
+        self._level_log: list | None = None
         self._default_bpb = int(beats_per_bar)
         self._meter_energy = {3: np.zeros(3), 4: np.zeros(4)}
-        self._mean_decay = math.exp(-1.0 / (ACT_MEAN_S * self.fps))
-        self._peak_decay = math.exp(-1.0 / (ACT_PEAK_S * self.fps))
-        self._conf_rate = 1.0 - math.exp(-1.0 / (CONFIDENCE_S * self.fps))
+        self._steady_frames = np.zeros(16)
+        self._st = np.zeros(bh.N_STATE)
+        cfg = {
+            "fps": self.fps, "hop_s": self.hop_s,
+            "mean_decay": math.exp(-1.0 / (ACT_MEAN_S * self.fps)),
+            "peak_decay": math.exp(-1.0 / (ACT_PEAK_S * self.fps)),
+            "act_mean_weight": ACT_MEAN_WEIGHT, "act_power": ACT_POWER,
+            "conf_rate": 1.0 - math.exp(-1.0 / (CONFIDENCE_S * self.fps)),
+            "lift_floor": LIFT_FLOOR, "lift_full": LIFT_FULL, "beats_on": BEATS_ON_CONFIDENCE,
+            "beats_off": BEATS_OFF_CONFIDENCE, "period_smoothing": PERIOD_SMOOTHING,
+            "obs_lambda": self._obs_lambda, "state_floor": STATE_FLOOR,
+            "lag_min": self.lag_min, "lag_max": self.lag_max, "coast_below": COAST_BELOW,
+            "coast_min_activity": COAST_MIN_ACTIVITY, "coast_min_db": COAST_MIN_DB,
+            "coast_beats": COAST_BEATS, "coast_arm_beats": COAST_ARM_BEATS,
+            "coast_steady": COAST_STEADY, "coast_end_confidence": COAST_END_CONFIDENCE,
+            "coast_back_activity": COAST_BACK_ACTIVITY, "meter_min_contrast": METER_MIN_CONTRAST,
+            "meter_ratio": METER_RATIO, "anchor_skip": ANCHOR_SKIP,
+            "bpm_lo": 0.95 * self.bpm_range[0], "bpm_hi": 1.05 * self.bpm_range[1],
+            "level_smoothing": LEVEL_SMOOTHING, "level_margin": LEVEL_MARGIN,
+            "level_hold": LEVEL_HOLD, "admit": lvl.ADMIT, "triple_contrast": lvl.TRIPLE_CONTRAST,
+            "new_weight": lvl.NEW_WEIGHT, "metre_decay": lvl.METRE_DECAY}
+        self._cfg = np.array([cfg[name] for name in bh.CFG_NAMES], dtype=np.float64)
+        ch = self._levels
+        n_cand = len(CANDIDATES)
+        self._rows = np.zeros((n_cand, lvl.N_FEATURES))
+        self._admitted = np.zeros(n_cand)
+        #: :func:`_beat_hop`'s arguments after ``frame``, gathered once (every array is
+        #: updated in place, never replaced): see :func:`liveai.dsp.beathop.beat_hop`.
+        self.kernel_args = (
+            self._st, self._cfg,
+            (self._alpha, self._pred, self._offsets, self._intervals, self._beat_len, self._tm,
+             self._tempo_weight, self._marg, self._info),
+            (self._beat_frames, self._meter_energy[3], self._meter_energy[4],
+             self._steady_frames),
+            (ch.hist, ch.peak, ch.visits, ch.count, ch.metre2, ch.metre3, lvl.CANDIDATE_ARRAY,
+             self._rows, self._admitted, np.zeros(n_cand), np.zeros(n_cand),
+             np.zeros((4, 4, lvl.N_BANDS))),
+            lvl.MODEL)
+        self.choose_level = choose_level
         self.reset()
+
+    @property
+    def level_log(self) -> list | None:
+        """None, or a list that records the level model's training data.
+
+        Set to a list: each beat of the model where the level is chosen appends (hop, model
+        BPM, slot, candidate rows, admitted).
+        """
+        return self._level_log
+
+    @level_log.setter
+    def level_log(self, log: list | None) -> None:
+        self._level_log = log
+        self._want_features()
+
+    def _want_features(self) -> None:
+        self._st[bh.WANT_FEATURES] = self.choose_level or self._level_log is not None
 
     def reset(self) -> None:
         """Forget all history."""
         self._alpha[:] = 1.0 / self._alpha.size
         for e in self._meter_energy.values():
             e[:] = 0.0
-        self.beats_per_bar = self._default_bpb
-        self.frames = 0
-        self.period = 0.0  # frames per beat; 0 = no tempo yet
-        self.confidence = 0.0
-        self._s_ab = self._s_a = self._s_b = self._s_w = 0.0
-        self.lift = 0.0
-        self.beating = False
-        self.since_beat = 0
-        self.next_beat_at = 0.0  # frames after the last beat
-        self.predicted = False
-        self.beat_count = 0
-        self.bar_count = 0
-        self.beat_in_bar = -1  # unknown until the downbeat is found
-        self._downbeat_pos = -1  # beat position (mod beats_per_bar) of the downbeat; -1 unknown
-        self._last_frac = 0.0
         self._beat_frames[:] = 0.0
-        self._n_beat_frames = 0
-        self._act_mean = 0.0
-        self._act_peak = 0.0
-        self.activation = 0.0
-        self._low_recent = 0.0
-        self._credit_pos = 0
-        self._credit_max = 0.0
-        self._credit_left = 0
+        self._steady_frames[:] = 0.0
+        choose = self.choose_level
+        self._st[:] = 0.0  # every counter, average and flag
+        self.choose_level = choose
+        self._want_features()
+        self.beats_per_bar = self._default_bpb
+        self.beat_in_bar = -1  # unknown until the downbeat is found
+        self._downbeat_pos = -1
         self._taps: list[int] = []  # hop numbers of the last taps
-        self._hold_frames = 0  # a tapped tempo holds (beats fire, no switch) this many hops
-        self._coast_frames = 0  # the beat holds through a breakdown this many more hops
-        self._coast_armed = False
-        self._confident_frames = 0
-        self._anchor_frame = 0.0
-        self._anchor_period = 0.0
-        self._steady_frames = np.zeros(16)
-        self._n_steady = 0
-        self._anchor_activity = 0.0
-        self._back_frames = 0
-        self._steady_lo = self._steady_hi = 0.0
-        self.external = False
         self._ext_bpm = 0.0
         self._ext_pos = 0.0
         self._ext_prev: float | None = None
@@ -217,15 +295,16 @@ class BeatTracker:
 
         ``decided``: the level is the performer's (a tap); a change must win LEVEL_HOLD times.
         """
-        self.level = 1.0  # reported tempo / the model's tempo: 0.5, 1 or 2
-        self._level_parity = 0  # at level 0.5, which of the model's beats (parity) are beats
-        self._offbeat = False  # at level 1, the reported beats are the model's off-beats
+        self.level = 1.0
+        self._level_parity = 0
+        self._offbeat = False
         self._levels.reset()
-        self._level_scores = None
-        self._level_votes = 0
-        self._level_vote = CANDIDATES[0]
-        self._level_decided = decided
-        self._hmm_slot = 0  # the model's beats, counted mod 8
+        st = self._st
+        st[bh.SCORES_INIT] = 0.0  # no running scores
+        st[bh.LEVEL_VOTES] = 0.0
+        st[bh.LEVEL_VOTE] = 0.0  # the first candidate
+        st[bh.LEVEL_DECIDED] = decided
+        self._hmm_slot = 0
         self._hmm_since = 0
         self._half_fired = True
 
@@ -326,7 +405,7 @@ class BeatTracker:
         # How well the audio fits the clock's grid: the confidence the tracker starts from
         # when the clock goes away.
         in_beat = (pos - math.floor(pos)) * self.period < max(1.0, self.period / self._obs_lambda)
-        self._update_lift(act, 1.0 if in_beat else 0.0)
+        bh.update_lift(self._st, self._cfg, act, 1.0 if in_beat else 0.0)
         self.confidence = 1.0
         self.beating = True
         self.predicted = True
@@ -349,16 +428,6 @@ class BeatTracker:
         """Current tempo estimate (0 before the first estimate)."""
         return 60.0 * self.fps * self.level / self.period if self.period else 0.0
 
-    def _activation(self, value: float) -> float:
-        """The detection value minus its local mean, relative to its recent peak: 0..1."""
-        d = value - ACT_MEAN_WEIGHT * self._act_mean
-        self._act_mean = self._mean_decay * self._act_mean + (1.0 - self._mean_decay) * value
-        d = max(d, 0.0)
-        self._act_peak = max(d, self._act_peak * self._peak_decay)
-        if self._act_peak <= 1e-9:
-            return 0.0
-        return min(d / self._act_peak, 1.0) ** ACT_POWER
-
     def process(self, onset_value: float, low_value: float, frame: np.ndarray,
                 mid_value: float = 0.0, high_value: float = 0.0) -> bool:
         """Advance one hop; write the tempo/beat/bar fields of ``frame``.
@@ -369,6 +438,9 @@ class BeatTracker:
             This hop's rhythm detection function.
         low_value : float
             This hop's low-band detection function (for downbeats and metre).
+        frame : np.ndarray
+            A 0-d FRAME_DTYPE array; its ``rms_db`` (this hop's level) is read: a breakdown
+            coasts while the music plays on.
         mid_value, high_value : float, optional
             This hop's mid- and high-band onset detection functions (for the pulse level).
 
@@ -377,342 +449,79 @@ class BeatTracker:
         bool
             True when a beat fires in this hop.
         """
-        self.frames += 1
-        if self._hold_frames > 0:
-            self._hold_frames -= 1
-        act = self._activation(float(onset_value))
-        self.activation = act
-        self._low_recent = max(0.8 * self._low_recent, low_value)
-        if self._credit_left > 0:  # the kick of the last beat may land just after it fired
-            self._credit_max = max(self._credit_max, low_value)
-            self._credit_left -= 1
-            if self._credit_left == 0:
-                self._credit_bar()
-        if self.external:
-            beat = self._process_external(act)
-            self._write(frame)
-            return beat
-        info = self._info
-        # A tapped tempo holds, and so does the beat through a breakdown: the pointer moves on
-        # without listening.
-        listening = self._hold_frames <= 0 and self._coast_frames <= 0
-        bs.forward_step(self._alpha, self._pred, self._offsets, self._intervals, self._beat_len,
-                        self._tm, self._tempo_weight, act if listening else -1.0,
-                        self._obs_lambda, STATE_FLOOR, self._marg, info)
-        w = self._update_lift(act, float(info[6]))
-        if self._hold_frames > 0:
-            self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
-        self._coast(self._s_a / w, float(frame["rms_db"]))
-        if self.confidence >= BEATS_ON_CONFIDENCE:
-            self.beating = True
-        elif self.confidence < BEATS_OFF_CONFIDENCE and self._coast_frames <= 0:
-            self.beating = False
-        t, p = int(info[1]), int(info[2])
-        n = int(self._intervals[t])
-        target = self._beat_interval(n)
-        if target <= 0.0:
-            target = float(info[3])
-        if (self._hold_frames > 0 or self._coast_frames > 0) and self.period:
-            pass  # a tapped tempo holds, and so does a breakdown's
-        elif self.period == 0.0 or self.frames < 8:
-            self.period = target
-        else:
-            self.period += PERIOD_SMOOTHING * (target - self.period)
-        if self._coast_frames > 0 and self._anchor_period:
-            # A breakdown: the beat is the steady grid from before it, to the fraction of a hop.
-            n = self._anchor_period
-            p = (self.frames - self._anchor_frame) % n
-        frac = p / n
-        self.since_beat += 1
-        self._hmm_since += 1
-        # The model's beat: its pointer wrapped to the start of a beat.
-        hmm_beat = frac < self._last_frac - 0.5 and self._hmm_since >= 0.5 * n
-        self._last_frac = frac
-        if hmm_beat:
-            self._hmm_since = 0
-            if self._confident_frames >= COAST_ARM_BEATS * self.period:
-                self._steady_beat()
-                self._anchor_activity = self._s_a / max(self._s_w, 1e-9)
-            bf = self._beat_frames
-            bf[:-1] = bf[1:]
-            bf[-1] = self.frames
-            self._n_beat_frames += 1
-            self._levels.end_beat(self._hmm_slot)
-            self._hmm_slot = (self._hmm_slot + 1) % 8
-            self._half_fired = False
-            self._choose_level(listening)
-        self._levels.add(self._hmm_slot, frac, act, low_value, mid_value, high_value)
-        # The reported beat: the model's, every other one of them, or those and the midpoints.
-        half = int(n / 2 + 0.5)
-        on_half = not self._half_fired and p >= half and not hmm_beat
-        if on_half:
-            self._half_fired = True
-        if self.level == 2.0:
-            fire = hmm_beat or on_half
-        elif self.level == 0.5:
-            fire = hmm_beat and (self._hmm_slot & 1) == self._level_parity
-        else:
-            fire = on_half if self._offbeat else hmm_beat
-        beat = False
-        if fire:
-            if self.beating:
-                beat = True
-                self._on_beat()
-            else:  # silence or noise: keep time, fire nothing
-                self.since_beat = 0
-        # When the next reported beat is due [hops from now].
-        to_next = float(n - p if p else n)  # the model's next beat
-        to_half = float(half - p if p < half else n - p + half)  # its next midpoint
-        if self.level == 2.0:
-            to_next = min(to_next, to_half)
-        elif self.level == 0.5 and ((self._hmm_slot + 1) & 1) != self._level_parity:
-            to_next += n
-        elif self.level == 1.0 and self._offbeat:
-            to_next = to_half
-        self.next_beat_at = float(self.since_beat) + to_next
-        self.predicted = True
-        self._write(frame)
-        return beat
+        code = _beat_hop(frame, *self.kernel_args, float(onset_value), float(low_value),
+                         float(mid_value), float(high_value))
+        return self.finish_hop(code, frame)
 
-    def _choose_level(self, listening: bool) -> None:
-        """A beat of the model: choose the reported pulse level from the accents.
+    def finish_hop(self, code: int, frame: np.ndarray) -> bool:
+        """What a hop of the kernel (:func:`_beat_hop`) leaves to Python; True on a beat.
 
-        The candidates (:data:`liveai.analysis.level.CANDIDATES`) inside the tempo range are
-        scored by the level model; a change must win LEVEL_HOLD beats in a row, unless the
-        level reported now left the range or nothing was chosen yet.
+        An external clock's hop, and the level model's training record.
         """
-        if (not listening or self.external or not self.beating or not self.period
-                or not self._levels.ready or (not self.choose_level and self.level_log is None)):
-            return
-        bpm = 60.0 * self.fps / self.period
-        rows, admitted = self._levels.features(bpm)
-        if self.level_log is not None:
-            self.level_log.append((self.frames, bpm, self._hmm_slot, rows, admitted))
-        if not self.choose_level:
-            return
-        lo, hi = 0.95 * self.bpm_range[0], 1.05 * self.bpm_range[1]
-        raw = scores(rows)
-        if self._level_scores is None:
-            self._level_scores = raw.copy()
-        else:
-            self._level_scores += LEVEL_SMOOTHING * (raw - self._level_scores)
-        avg = self._level_scores
-        now = self._level_now()
-        best, best_s, now_s, now_in_range = now, -math.inf, -math.inf, False
-        for r, cand in enumerate(CANDIDATES):
-            if not lo <= cand[0] * bpm <= hi:
-                continue
-            if cand == now:
-                now_in_range = True
-                if admitted[r]:
-                    now_s = avg[r]
-            if admitted[r] and avg[r] > best_s:
-                best, best_s = cand, avg[r]
-        first = not self._level_decided
-        self._level_decided = True
-        if best == now or best_s < now_s + LEVEL_MARGIN:
-            self._level_votes = 0
-            return
-        if best == self._level_vote:
-            self._level_votes += 1
-        else:
-            self._level_vote = best
-            self._level_votes = 1
-        if first or not now_in_range or self._level_votes >= LEVEL_HOLD:
-            self._set_level(*best)
-
-    def _level_now(self) -> tuple[float, int, float]:
-        """The reported level as a candidate: (ratio, parity, shift)."""
-        if self.level == 0.5:
-            return (0.5, self._level_parity, 0.0)
-        if self.level == 2.0:
-            return (2.0, -1, 0.0)
-        return (1.0, -1, 0.5 if self._offbeat else 0.0)
+        if code == bh.HOP_EXTERNAL:
+            beat = self._process_external(self.activation)
+            _write(frame, self._st, self._cfg)
+            return beat
+        if self._level_log is not None and self._st[bh.ROWS_NEW]:
+            self._level_log.append((self.frames, 60.0 * self.fps / self.period, self._hmm_slot,
+                                    self._rows.copy(), self._admitted > 0.0))
+        return code == bh.HOP_BEAT
 
     def _set_level(self, level: float, parity: int, shift: float) -> None:
-        self.level = level
-        self._level_parity = max(parity, 0)
-        self._offbeat = shift > 0.0
-        self._level_votes = 0
-        self._half_fired = True  # no midpoint until the model's next beat
-        self._forget_bars()
+        """Report the candidate level (ratio, parity, shift) of CANDIDATES from now on."""
+        bh.set_level(self._st, lvl.CANDIDATE_ARRAY, CANDIDATES.index((level, parity, shift)),
+                     self._meter_energy[3], self._meter_energy[4])
 
-    def _forget_bars(self) -> None:
-        """The beats moved: the bar positions counted so far mean nothing now."""
-        for e in self._meter_energy.values():
-            e[:] = 0.0
-        self._downbeat_pos = -1
-        self.beat_in_bar = -1
 
-    def _beat_interval(self, n: int) -> float:
-        """The mean interval of the last IBI_BEATS beats [hops], 0 if they disagree.
+@njit(cache=True, nogil=True)
+def _write(frame, st, cfg):  # pragma: no cover - compiled
+    """The tracker's state into the tempo, beat and bar fields of ``frame`` (0-d record)."""
+    r = frame[()]
+    period = st[bh.PERIOD]
+    r.tempo_bpm = 60.0 * cfg[bh.C_FPS] * st[bh.LEVEL] / period if period else 0.0
+    r.tempo_confidence = st[bh.CONFIDENCE]
+    r.beat_count = int(st[bh.BEAT_COUNT])
+    r.bar_count = int(st[bh.BAR_COUNT])
+    in_bar = st[bh.BEAT_IN_BAR]
+    r.beat_in_bar = int(in_bar)
+    r.beats_per_bar = int(st[bh.BEATS_PER_BAR])
+    since = st[bh.SINCE_BEAT]
+    span = max(st[bh.NEXT_BEAT_AT], 1.0)
+    phase = min(max(since, 0.0) / span, 1.0) if period else 0.0
+    r.beat_phase = phase
+    r.bar_phase = (in_bar + phase) / st[bh.BEATS_PER_BAR] if in_bar >= 0 else 0.0
+    r.next_beat_s = max(st[bh.NEXT_BEAT_AT] - since, 0.0) * cfg[bh.C_HOP_S]
 
-        The states' intervals are whole hops; the beats they fire average to the fraction in
-        between (124 BPM at 86 hops/s is 41.7 hops, between the states 41 and 42).
-        """
-        if self._n_beat_frames <= IBI_BEATS:
-            return 0.0
-        bf = self._beat_frames
-        lo = hi = bf[1] - bf[0]
-        for i in range(1, IBI_BEATS):
-            d = bf[i + 1] - bf[i]
-            lo, hi = min(lo, d), max(hi, d)
-        mean = (bf[-1] - bf[0]) / IBI_BEATS
-        if hi > 1.15 * lo or abs(mean - n) > 0.1 * n:
-            return 0.0
-        return float(mean)
 
-    def _update_lift(self, act: float, pb: float) -> float:
-        """Update the lift and the confidence from this hop; return the averages' weight."""
-        r = self._conf_rate
-        self._s_ab += r * (act * pb - self._s_ab)
-        self._s_a += r * (act - self._s_a)
-        self._s_b += r * (pb - self._s_b)
-        self._s_w += r * (1.0 - self._s_w)  # the weight the averages have so far (bias)
-        w = self._s_w
-        self.lift = (self._s_ab / w) / max((self._s_a / w + LIFT_FLOOR) * (self._s_b / w), 1e-12)
-        # [activation where a beat was predicted] / [activation anywhere]: 1 when the
-        # predictions know nothing about the audio (noise), well above in music. A young
-        # average earns less trust.
-        self.confidence = min(max((self.lift - 1.0) / (LIFT_FULL - 1.0), 0.0), 1.0) * w
-        return w
+@njit(cache=True, nogil=True)
+def _beat_hop(frame, st, cfg, hmm, bars, lv, model, onset_value, low_value, mid_value,
+              high_value):  # pragma: no cover - compiled
+    """:func:`liveai.dsp.beathop.beat_hop` on this hop, then its fields into ``frame``.
 
-    def _coast(self, activity: float, level_db: float = 0.0) -> None:
-        """Keep the beat through a breakdown: the pulse fades while the music plays on.
+    ``frame`` (0-d FRAME_DTYPE) gives the hop's level (``rms_db``); the other arguments are
+    :attr:`BeatTracker.kernel_args` and the detection functions. When an external clock runs
+    the beat, :meth:`BeatTracker.finish_hop` ends the hop and writes the frame.
+    """
+    code = bh.beat_hop(st, cfg, hmm, bars, lv, model, onset_value, low_value, mid_value,
+                       high_value, float(frame[()].rms_db))
+    if code != bh.HOP_EXTERNAL:
+        _write(frame, st, cfg)
+    return code
 
-        When a confident beat loses its confidence while there is still activity (pads, a
-        sparse piano), the tracker stops listening and keeps the tempo and phase for up to
-        COAST_BEATS beats, firing beats; a returning pulse that fits the grid, the coast's end
-        or silence ends it. It is armed by COAST_ARM_BEATS confident beats in a row at a steady
-        tempo (within COAST_STEADY): a rubato has no tempo to hold.
-        """
-        if self.confidence >= BEATS_ON_CONFIDENCE and self.period:
-            if self._confident_frames == 0:
-                self._steady_lo = self._steady_hi = self.period
-            self._confident_frames += 1
-            self._steady_lo = min(self._steady_lo, self.period)
-            self._steady_hi = max(self._steady_hi, self.period)
-            if self._steady_hi > (1.0 + COAST_STEADY) * self._steady_lo:  # not steady
-                self._confident_frames = 0
-            if self._confident_frames >= COAST_ARM_BEATS * self.period:
-                self._coast_armed = True
-        else:
-            self._confident_frames = 0
-        if self._coast_frames > 0:
-            self._coast_frames -= 1
-            playing = activity >= COAST_MIN_ACTIVITY or level_db >= COAST_MIN_DB
-            # Back: a confident pulse for a whole beat, with the onsets as dense as in the
-            # groove before (a piano on the breakdown's downbeats is confident, not dense).
-            back = (self.confidence >= COAST_END_CONFIDENCE
-                    and activity >= COAST_BACK_ACTIVITY * self._anchor_activity)
-            self._back_frames = self._back_frames + 1 if back else 0
-            if self._back_frames >= self.period or not playing:
-                self._coast_frames = 0
-            if self._anchor_period:
-                # The model's states have whole-hop beat intervals: left alone it would hold
-                # the nearest one (126.0 or 129.2 BPM for 128) and drift off the grid.
-                self._restore_anchor()
-        elif (self.beating and self._coast_armed and self._hold_frames <= 0 and self.period
-              and self.confidence < COAST_BELOW
-              and (activity >= COAST_MIN_ACTIVITY or level_db >= COAST_MIN_DB)):
-            if self._anchor_period:
-                self._restore_anchor()
-            self._back_frames = 0
-            self._coast_frames = int(COAST_BEATS * self.period)
-            self._coast_armed = False
 
-    def _steady_beat(self) -> None:
-        """A steady, confident beat of the model: the grid a breakdown's coast will hold.
+def warm_up() -> float:
+    """Compile (or load from numba's cache) the tracker's kernels; return the seconds taken."""
+    import time
 
-        The beats of the current steady stretch are kept; the grid is a line fitted through
-        them, leaving out the last ANCHOR_SKIP (the pulse may already be fading there).
-        """
-        sb = self._steady_frames
-        n = self._n_steady
-        if n and abs(self.frames - sb[(n - 1) % sb.size] - self.period) > 0.25 * self.period:
-            n = 0  # not the next beat of the same stretch: start again
-        sb[n % sb.size] = self.frames
-        n += 1
-        self._n_steady = n
-        use = min(n, sb.size) - ANCHOR_SKIP
-        if use < 4:
-            return
-        k = np.arange(use, dtype=np.float64)
-        f = np.array([sb[(n - min(n, sb.size) + i) % sb.size] for i in range(use)])
-        slope, icpt = np.polyfit(k, f, 1)  # hops per beat, hop of the first beat
-        self._anchor_period = float(slope)
-        self._anchor_frame = float(icpt + slope * (use - 1))
+    from liveai.frame import new_frame
 
-    def _restore_anchor(self) -> None:
-        """Go back to the last steady beat's tempo and phase, carried on to this hop.
-
-        The model drifts as the pulse fades (it looks for another one in the pads); what the
-        breakdown holds is the groove's beat from before it faded.
-        """
-        period = min(max(self._anchor_period, self.lag_min), self.lag_max)
-        since = self.frames - self._anchor_frame  # hops since that beat
-        frac = (since / period) % 1.0
-        bs.set_state(self._alpha, self._offsets, self._intervals, period, frac, 0.01)
-        self.period = period
-
-    def _write(self, frame: np.ndarray) -> None:
-        frame["tempo_bpm"] = self.tempo_bpm
-        frame["tempo_confidence"] = self.confidence
-        frame["beat_count"] = self.beat_count
-        frame["bar_count"] = self.bar_count
-        frame["beat_in_bar"] = self.beat_in_bar
-        frame["beats_per_bar"] = self.beats_per_bar
-        span = max(self.next_beat_at, 1.0)
-        phase = min(max(self.since_beat, 0) / span, 1.0) if self.period else 0.0
-        frame["beat_phase"] = phase
-        frame["bar_phase"] = ((self.beat_in_bar + phase) / self.beats_per_bar
-                              if self.beat_in_bar >= 0 else 0.0)
-        frame["next_beat_s"] = max(self.next_beat_at - self.since_beat, 0.0) * self.hop_s
-
-    def _credit_bar(self) -> None:
-        for n, e in self._meter_energy.items():
-            e *= 0.98
-            e[self._credit_pos % n] += self._credit_max
-        self._credit_left = 0
-
-    def _choose_meter(self) -> None:
-        c3, c4 = contrast(self._meter_energy[3]), contrast(self._meter_energy[4])
-        n = self.beats_per_bar
-        if n != 3 and c3 > METER_MIN_CONTRAST and c3 > METER_RATIO * c4:
-            n = 3
-        elif n != 4 and (c4 > c3 or c3 < 0.5 * METER_MIN_CONTRAST):
-            n = 4
-        if n != self.beats_per_bar:
-            self.beats_per_bar = n
-            self._downbeat_pos = -1
-            self.beat_in_bar = -1
-
-    def _on_beat(self) -> None:
-        self.beat_count += 1
-        self.since_beat = 0
-        # Downbeat: the position in the bar where the low band (the kick) is strongest, chosen
-        # after two bars of evidence and changed only when another position clearly wins. Each
-        # beat's low-band peak within a quarter beat either side is credited to its position.
-        if self._credit_left > 0:
-            self._credit_bar()
-        self._credit_pos = self.beat_count
-        self._credit_max = self._low_recent
-        self._credit_left = max(1, round(self.period / self.level / 4))
-        if self.beat_count >= 12:
-            self._choose_meter()
-        n = self.beats_per_bar
-        pos = self.beat_count % n
-        e = self._meter_energy[n]
-        best = int(np.argmax(e))
-        if self._downbeat_pos < 0:
-            if self.beat_count >= 2 * n:
-                self._downbeat_pos = best
-        elif best != self._downbeat_pos and e[best] > 1.25 * e[self._downbeat_pos]:
-            self._downbeat_pos = best
-        if self._downbeat_pos < 0:
-            return
-        previous = self.beat_in_bar
-        self.beat_in_bar = (pos - self._downbeat_pos) % n
-        # A bar starts when the count wraps, not whenever the downbeat guess moves.
-        if self.beat_in_bar == 0 and previous != 0:
-            self.bar_count += 1
+    t0 = time.perf_counter()
+    tr = BeatTracker(48000, 512)
+    frame = new_frame()
+    tr.process(1.0, 0.0, frame)  # compiles the whole hop, every branch
+    tr._set_level(*CANDIDATES[0])
+    tr.follow_external(120.0, 0.5)
+    tr.process(0.0, 0.0, frame)  # the external clock's kernels
+    tr._levels.features(120.0)
+    lvl.scores(np.zeros((1, lvl.N_FEATURES)))
+    return time.perf_counter() - t0
