@@ -74,8 +74,10 @@ COAST_STEADY = 0.03
 COAST_END_CONFIDENCE = 0.8
 COAST_BACK_ACTIVITY = 0.7
 #: The grid a breakdown holds is fitted through the steady beats before it, leaving out the
-#: last ANCHOR_SKIP (where the pulse may already be fading).
+#: last ANCHOR_SKIP (where the pulse may already be fading); a coast starts only when the last
+#: of them is at most COAST_ANCHOR_BEATS beats old.
 ANCHOR_SKIP = 3
+COAST_ANCHOR_BEATS = 8.0
 #: Metrical level (:mod:`liveai.analysis.level`): a change of the reported pulse level (the
 #: model's, half or double it) must win LEVEL_HOLD of the model's beats in a row, unless the
 #: level reported now left the tempo range; the first choice is taken once 8 beats are in.
@@ -232,7 +234,8 @@ class BeatTracker:
             "bpm_lo": 0.95 * self.bpm_range[0], "bpm_hi": 1.05 * self.bpm_range[1],
             "level_smoothing": LEVEL_SMOOTHING, "level_margin": LEVEL_MARGIN,
             "level_hold": LEVEL_HOLD, "admit": lvl.ADMIT, "triple_contrast": lvl.TRIPLE_CONTRAST,
-            "new_weight": lvl.NEW_WEIGHT, "metre_decay": lvl.METRE_DECAY}
+            "new_weight": lvl.NEW_WEIGHT, "metre_decay": lvl.METRE_DECAY,
+            "coast_anchor_beats": COAST_ANCHOR_BEATS}
         self._cfg = np.array([cfg[name] for name in bh.CFG_NAMES], dtype=np.float64)
         ch = self._levels
         n_cand = len(CANDIDATES)

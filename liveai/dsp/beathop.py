@@ -32,6 +32,7 @@ STATE_NAMES = (
     "back_frames", "steady_lo", "steady_hi", "external", "level", "level_parity", "offbeat",
     "hmm_slot", "hmm_since", "half_fired", "beats_per_bar", "choose_level", "want_features",
     "n_steady", "level_decided", "level_votes", "level_vote", "scores_init", "rows_new",
+    "last_steady",
     # this hop's model position, for the second half of a hop (after a beat of the model)
     "hop_n", "hop_p", "hop_frac", "hop_act", "listening",
 )
@@ -41,7 +42,7 @@ STATE_NAMES = (
  COAST_FRAMES, COAST_ARMED, CONFIDENT_FRAMES, ANCHOR_FRAME, ANCHOR_PERIOD, ANCHOR_ACTIVITY,
  BACK_FRAMES, STEADY_LO, STEADY_HI, EXTERNAL, LEVEL, LEVEL_PARITY, OFFBEAT, HMM_SLOT, HMM_SINCE,
  HALF_FIRED, BEATS_PER_BAR, CHOOSE_LEVEL, WANT_FEATURES, N_STEADY, LEVEL_DECIDED, LEVEL_VOTES,
- LEVEL_VOTE, SCORES_INIT, ROWS_NEW, HOP_N, HOP_P, HOP_FRAC, HOP_ACT,
+ LEVEL_VOTE, SCORES_INIT, ROWS_NEW, LAST_STEADY, HOP_N, HOP_P, HOP_FRAC, HOP_ACT,
  LISTENING) = range(len(STATE_NAMES))
 N_STATE = len(STATE_NAMES)
 
@@ -53,7 +54,7 @@ CFG_NAMES = (
     "coast_beats", "coast_arm_beats", "coast_steady", "coast_end_confidence",
     "coast_back_activity", "meter_min_contrast", "meter_ratio", "anchor_skip", "bpm_lo",
     "bpm_hi", "level_smoothing", "level_margin", "level_hold", "admit", "triple_contrast",
-    "new_weight", "metre_decay",
+    "new_weight", "metre_decay", "coast_anchor_beats",
 )
 (C_FPS, C_HOP_S, C_MEAN_DECAY, C_PEAK_DECAY, C_ACT_MEAN_WEIGHT, C_ACT_POWER, C_CONF_RATE,
  C_LIFT_FLOOR, C_LIFT_FULL, C_BEATS_ON, C_BEATS_OFF, C_PERIOD_SMOOTHING, C_OBS_LAMBDA,
@@ -61,7 +62,7 @@ CFG_NAMES = (
  C_COAST_BEATS, C_COAST_ARM_BEATS, C_COAST_STEADY, C_COAST_END_CONFIDENCE, C_COAST_BACK_ACTIVITY,
  C_METER_MIN_CONTRAST, C_METER_RATIO, C_ANCHOR_SKIP, C_BPM_LO, C_BPM_HI, C_LEVEL_SMOOTHING,
  C_LEVEL_MARGIN, C_LEVEL_HOLD, C_ADMIT, C_TRIPLE_CONTRAST, C_NEW_WEIGHT,
- C_METRE_DECAY) = range(len(CFG_NAMES))
+ C_METRE_DECAY, C_COAST_ANCHOR_BEATS) = range(len(CFG_NAMES))
 N_CFG = len(CFG_NAMES)
 
 #: What :func:`hop_start` and :func:`beat_hop` return.
@@ -158,9 +159,11 @@ def coast(st, cfg, activity, level_db, alpha, offsets, intervals):  # pragma: no
             # nearest one (126.0 or 129.2 BPM for 128) and drift off the grid.
             restore_anchor(st, cfg, alpha, offsets, intervals)
     elif (st[BEATING] and st[COAST_ARMED] and st[HOLD_FRAMES] <= 0 and period
-          and st[CONFIDENCE] < cfg[C_COAST_BELOW] and playing):
-        if st[ANCHOR_PERIOD]:
-            restore_anchor(st, cfg, alpha, offsets, intervals)
+          and st[CONFIDENCE] < cfg[C_COAST_BELOW] and playing and st[ANCHOR_PERIOD]
+          and st[FRAMES] - st[LAST_STEADY] <= cfg[C_COAST_ANCHOR_BEATS] * period):
+        # Only with a grid fitted through steady beats just before: the model's own states
+        # hold whole-hop intervals, and an old grid has drifted off the music.
+        restore_anchor(st, cfg, alpha, offsets, intervals)
         st[BACK_FRAMES] = 0
         st[COAST_FRAMES] = float(int(cfg[C_COAST_BEATS] * st[PERIOD]))
         st[COAST_ARMED] = 0.0
@@ -348,6 +351,7 @@ def steady_beat(st, cfg, steady_frames):  # pragma: no cover - compiled
     if n and abs(frames - steady_frames[(n - 1) % size] - period) > 0.25 * period:
         n = 0  # not the next beat of the same stretch: start again
     steady_frames[n % size] = frames
+    st[LAST_STEADY] = frames
     n += 1
     st[N_STEADY] = n
     kept = min(n, size)
