@@ -35,8 +35,10 @@ OBS_LAMBDA = 16.0
 TEMPO_PRIOR_BPM = 100.0
 TEMPO_PRIOR_OCTAVES = 1.0
 TEMPO_PRIOR_PER_S = 0.0
-#: Probability spread uniformly over every state each hop (recovers from a wrong lock).
-STATE_FLOOR = 1e-6
+#: Probability spread uniformly over every state each hop (recovers from a wrong lock): small
+#: while the beat is confident (at least BEATS_OFF_CONFIDENCE), larger once it is lost.
+STATE_FLOOR = 1e-10
+STATE_FLOOR_LOST = 1e-6
 #: Activation: memory of the local mean subtracted from the detection function, its weight, and
 #: memory of the peak it is divided by; seconds.
 ACT_MEAN_S = 0.2
@@ -63,6 +65,7 @@ METER_RATIO = 1.5
 #: COAST_MIN_ACTIVITY, or the hop at least COAST_MIN_DB dBFS: pads have few onsets), a
 #: confident beat holds its tempo and phase for up to COAST_BEATS beats.
 COAST_BELOW = 0.2
+COAST_FADE = 0.5
 COAST_MIN_ACTIVITY = 0.01
 COAST_MIN_DB = -55.0
 COAST_BEATS = 32.0
@@ -235,7 +238,8 @@ class BeatTracker:
             "level_smoothing": LEVEL_SMOOTHING, "level_margin": LEVEL_MARGIN,
             "level_hold": LEVEL_HOLD, "admit": lvl.ADMIT, "triple_contrast": lvl.TRIPLE_CONTRAST,
             "new_weight": lvl.NEW_WEIGHT, "metre_decay": lvl.METRE_DECAY,
-            "coast_anchor_beats": COAST_ANCHOR_BEATS}
+            "coast_anchor_beats": COAST_ANCHOR_BEATS, "state_floor_lost": STATE_FLOOR_LOST,
+            "coast_fade": COAST_FADE}
         self._cfg = np.array([cfg[name] for name in bh.CFG_NAMES], dtype=np.float64)
         ch = self._levels
         n_cand = len(CANDIDATES)

@@ -54,7 +54,7 @@ CFG_NAMES = (
     "coast_beats", "coast_arm_beats", "coast_steady", "coast_end_confidence",
     "coast_back_activity", "meter_min_contrast", "meter_ratio", "anchor_skip", "bpm_lo",
     "bpm_hi", "level_smoothing", "level_margin", "level_hold", "admit", "triple_contrast",
-    "new_weight", "metre_decay", "coast_anchor_beats",
+    "new_weight", "metre_decay", "coast_anchor_beats", "state_floor_lost", "coast_fade",
 )
 (C_FPS, C_HOP_S, C_MEAN_DECAY, C_PEAK_DECAY, C_ACT_MEAN_WEIGHT, C_ACT_POWER, C_CONF_RATE,
  C_LIFT_FLOOR, C_LIFT_FULL, C_BEATS_ON, C_BEATS_OFF, C_PERIOD_SMOOTHING, C_OBS_LAMBDA,
@@ -62,7 +62,7 @@ CFG_NAMES = (
  C_COAST_BEATS, C_COAST_ARM_BEATS, C_COAST_STEADY, C_COAST_END_CONFIDENCE, C_COAST_BACK_ACTIVITY,
  C_METER_MIN_CONTRAST, C_METER_RATIO, C_ANCHOR_SKIP, C_BPM_LO, C_BPM_HI, C_LEVEL_SMOOTHING,
  C_LEVEL_MARGIN, C_LEVEL_HOLD, C_ADMIT, C_TRIPLE_CONTRAST, C_NEW_WEIGHT,
- C_METRE_DECAY, C_COAST_ANCHOR_BEATS) = range(len(CFG_NAMES))
+ C_METRE_DECAY, C_COAST_ANCHOR_BEATS, C_STATE_FLOOR_LOST, C_COAST_FADE) = range(len(CFG_NAMES))
 N_CFG = len(CFG_NAMES)
 
 #: What :func:`hop_start` and :func:`beat_hop` return.
@@ -159,7 +159,9 @@ def coast(st, cfg, activity, level_db, alpha, offsets, intervals):  # pragma: no
             # nearest one (126.0 or 129.2 BPM for 128) and drift off the grid.
             restore_anchor(st, cfg, alpha, offsets, intervals)
     elif (st[BEATING] and st[COAST_ARMED] and st[HOLD_FRAMES] <= 0 and period
-          and st[CONFIDENCE] < cfg[C_COAST_BELOW] and playing and st[ANCHOR_PERIOD]
+          and (st[CONFIDENCE] < cfg[C_COAST_BELOW]
+               or activity < cfg[C_COAST_FADE] * st[ANCHOR_ACTIVITY])
+          and playing and st[ANCHOR_PERIOD]
           and st[FRAMES] - st[LAST_STEADY] <= cfg[C_COAST_ANCHOR_BEATS] * period):
         # Only with a grid fitted through steady beats just before: the model's own states
         # hold whole-hop intervals, and an old grid has drifted off the music.
@@ -230,9 +232,10 @@ def hop_start(st, cfg, alpha, pred, offsets, intervals, beat_len, tm, tempo_weig
     # A tapped tempo holds, and so does the beat through a breakdown: the pointer moves on
     # without listening.
     listening = st[HOLD_FRAMES] <= 0 and st[COAST_FRAMES] <= 0
+    # A lock holds on to its tempo and phase; a lost beat looks everywhere for a new one.
+    floor = cfg[C_STATE_FLOOR] if st[CONFIDENCE] >= cfg[C_BEATS_OFF] else cfg[C_STATE_FLOOR_LOST]
     bs.forward_step(alpha, pred, offsets, intervals, beat_len, tm, tempo_weight,
-                    act if listening else -1.0, cfg[C_OBS_LAMBDA], cfg[C_STATE_FLOOR], marg,
-                    info)
+                    act if listening else -1.0, cfg[C_OBS_LAMBDA], floor, marg, info)
     w = update_lift(st, cfg, act, info[6])
     if st[HOLD_FRAMES] > 0:
         st[CONFIDENCE] = max(st[CONFIDENCE], cfg[C_BEATS_ON])
