@@ -22,6 +22,7 @@ from liveai.analysis.onsets import OnsetDetector
 from liveai.analysis.rhythm import BeatTracker
 from liveai.analysis.sections import SECTION_NAMES, SectionTracker
 from liveai.dsp import beatstate, levels, loudness, rhythm
+from liveai.dsp.kernel_args import KernelArgs
 from liveai.frame import new_frame
 
 
@@ -63,6 +64,14 @@ class FrameAnalyzer:
         self.beats = BeatTracker(sample_rate_hz, hop_length)
         self.sections = SectionTracker(sample_rate_hz, hop_length)
         self._history = self.levels.history  # the onsets read the level analyser's samples
+        self._bind()
+
+    def _bind(self) -> None:
+        """Gather every analyser's kernel arguments into the one object the hop call takes."""
+        self._level_args = self.levels.kernel_args
+        self._args = KernelArgs((self._level_args, self.onsets.kernel_args,
+                                 self.sections.kernel_args, self.beats.kernel_args,
+                                 self._history, self.onsets.odf))
 
     @property
     def latency_samples(self) -> int:
@@ -91,9 +100,9 @@ class FrameAnalyzer:
             A 0-d FRAME_DTYPE array.
         """
         self.levels.check_hop(hop)
-        code = _frame_hop(hop, frame, self._history, self.levels.kernel_args,
-                          self.onsets.kernel_args, self.sections.kernel_args, self.onsets.odf,
-                          self.beats.kernel_args)
+        if self.levels.kernel_args is not self._level_args:  # resized for a channel count
+            self._bind()
+        code = _frame_hop(hop, frame, self._args)
         self.beats.finish_hop(code, frame)  # an external clock's hop (rare)
 
 
@@ -101,21 +110,20 @@ class FrameAnalyzer:
 # calls (in dsp/ or another analysis module), clear NUMBA_CACHE_DIR, or this call keeps the old
 # code. (The same holds for every kernel that calls into another module.)
 @njit(cache=True, nogil=True)
-def _frame_hop(hop, frame, history, level_args, onset_args, section_args, odf,
-               beat_args):  # pragma: no cover - compiled
+def _frame_hop(hop, frame, args):  # pragma: no cover - compiled
     """Levels, onsets, sections and beats of one hop in one compiled call, each writing ``frame``.
 
     Parameters
     ----------
     hop : float32 (hop_length, channels)
     frame : 0-d FRAME_DTYPE array
-    history : float64 (n_fft,)
-        The level analyser's last ``n_fft`` mono samples (which its kernel updates first).
-    level_args, onset_args, section_args, beat_args : tuple
+    args : KernelArgs
+        Holds (level_args, onset_args, section_args, beat_args, history, odf):
         :attr:`LevelAnalyzer.kernel_args`, :attr:`OnsetDetector.kernel_args`,
-        :attr:`SectionTracker.kernel_args`, :attr:`BeatTracker.kernel_args`.
-    odf : float64 (4,)
-        :attr:`OnsetDetector.odf`, this hop's onset functions (overall, low, mid, high).
+        :attr:`SectionTracker.kernel_args`, :attr:`BeatTracker.kernel_args`; the level
+        analyser's last ``n_fft`` mono samples (which its kernel updates first), float64
+        (n_fft,); :attr:`OnsetDetector.odf`, this hop's onset functions (overall, low, mid,
+        high), float64 (4,).
 
     Returns
     -------
@@ -123,6 +131,7 @@ def _frame_hop(hop, frame, history, level_args, onset_args, section_args, odf,
         The beat tracker's code (:func:`liveai.analysis.rhythm._beat_hop`): pass it to
         :meth:`BeatTracker.finish_hop`.
     """
+    level_args, onset_args, section_args, beat_args, history, odf = args.args
     level_analysis._level_hop(hop, frame, *level_args)
     onset_value, low_value = onset_analysis._onset_hop(history, frame, *onset_args)
     section_analysis._section_hop(frame, *section_args)
