@@ -47,7 +47,7 @@ def test_full_scale_sine_reads_minus_3_dbfs_in_its_band():
         assert rms[10:].mean() == pytest.approx(expected, abs=0.05)
         assert np.median(bands[10:, band]) == pytest.approx(expected, abs=1.0), (band, f)
         # The lowest bands are a few FFT bins wide, so some energy leaks next door; beyond the
-        # neighbours the Hann window's sidelobes keep it far down.
+        # neighbours the window's sidelobes keep it far down.
         med = np.median(bands[10:], axis=0)
         for other in range(N_BANDS):
             if other != band:
@@ -207,3 +207,39 @@ def test_fast_logarithms_are_within_one_ulp_of_numpys(rng):
     fastlog.log1p_array(y, got[: y.size])
     want = np.log1p(y)
     assert np.all(np.abs(got[: y.size] - want) <= np.spacing(np.maximum(np.abs(want), 1e-300)))
+
+
+def test_pipeline_computes_the_shared_fft_once_with_the_same_results():
+    """FrameAnalyzer's onset detector reads the level analyser's spectrum (one 2048-point FFT
+    per hop): every level and onset field, and the beat tracker's detection function, are
+    exactly what the two analysers compute alone, each with its own FFT."""
+    from liveai.analysis.onsets import OnsetDetector
+    from liveai.analysis.pipeline import FrameAnalyzer
+    from liveai.audio.demo import DemoGroove
+
+    sr = 44100
+    x = DemoGroove(sr, channels=2).read(sr * 6)
+    fa = FrameAnalyzer(sr, 512, 2048, channels=2)
+    levels = LevelAnalyzer(sr, 512, 2048, channels=2)
+    onsets = OnsetDetector(sr, 2048, 512)
+    fused, alone = new_frame(), new_frame()
+    for i in range(0, x.shape[0] - 511, 512):
+        hop = np.ascontiguousarray(x[i : i + 512])
+        fa.process_hop(hop, fused)
+        levels.process_hop(hop, alone)
+        onsets.process(levels.history, alone)
+        np.testing.assert_array_equal(fa.onsets.rhythm_odf, onsets.rhythm_odf)
+        np.testing.assert_array_equal(fa.onsets.odf, onsets.odf)
+        for name in ("band_db", "spectrum", "chroma", "onset_count", "band_onset_count",
+                     "onset_strength"):
+            np.testing.assert_array_equal(fused[name], alone[name], err_msg=name)
+    assert int(alone["onset_count"]) > 10
+
+
+def test_onset_detector_refuses_a_spectrum_of_another_frame():
+    from liveai.analysis.onsets import OnsetDetector
+
+    for bad in (np.zeros(513, np.complex128), np.zeros(1025, np.complex64),
+                np.zeros(2050, np.complex128)[::2]):
+        with pytest.raises(ValueError, match="rhythm_spectrum"):
+            OnsetDetector(SR, 2048, 512, rhythm_spectrum=bad)

@@ -18,6 +18,7 @@ from numba import njit
 
 from liveai.dsp import fastlog
 from liveai.dsp.loudness import LUFS_OFFSET_DB, k_weighted_energy
+from liveai.dsp.windows import onset_window
 
 FLOOR_DB = -120.0
 _TINY = 1e-12  # 10 log10(1e-12) = -120 dB
@@ -105,17 +106,19 @@ def band_powers_db(spec, band_lo, band_hi, norm, out_db):  # pragma: no cover - 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def spectrum_row(mag, n_fft, smoothing, state, db_min, db_max, out):  # pragma: no cover
+def spectrum_row(mag, mag_ref, smoothing, state, db_min, db_max, out):  # pragma: no cover
     """WebAudio-style analyser row: smoothed |X|/N in dB mapped from db_min..db_max to 0..1.
 
     ``mag`` holds |X| of at least ``len(out)`` bins (see :func:`magnitudes`); ``state``
-    (len(out),) holds the smoothed magnitudes between calls.
+    (len(out),) holds the smoothed magnitudes between calls. ``mag_ref`` is the N of |X|/N:
+    ``2 * sum(window)``, which is ``n_fft`` for a Hann window (WebAudio's |X|/N) and keeps a
+    sine of amplitude A at A/4 in its peak bin (-12 dB below A) whatever the window.
     """
     span = db_max - db_min
     # Branch-free, so the loop vectorises: every bin's logarithm costs less than a branch.
     # Silence (and anything below db_min) maps to 0 through the clip.
     for k in range(out.shape[0]):
-        s = smoothing * state[k] + (1.0 - smoothing) * (mag[k] / n_fft)
+        s = smoothing * state[k] + (1.0 - smoothing) * (mag[k] / mag_ref)
         state[k] = s
         db = 20.0 * fastlog.log10(max(s, fastlog.TINY))
         v = (db - db_min) / span
@@ -221,7 +224,7 @@ def loudness_lufs(energy_hist, n_hops, hop_length):  # pragma: no cover - compil
 
 @njit(cache=True, nogil=True)
 def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, windowed, spec,
-              mag, band_lo, band_hi, band_norm, n_fft, spec_smoothing, spec_state, spec_db_min,
+              mag, band_lo, band_hi, band_norm, mag_ref, spec_smoothing, spec_state, spec_db_min,
               spec_db_max, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state,
               adapt, level_ceil_db, band_ceil_db, m_hops, rms_db, lufs, level, band_db,
               band_level, spec_row, chroma_out):  # pragma: no cover - compiled
@@ -244,6 +247,8 @@ def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, 
     buf : float64 (n_fft,)
         The last ``n_fft`` mono samples, newest last; shifted in place.
     window : float64 (n_fft,)
+        :func:`liveai.dsp.windows.onset_window` in the analysers (the onset detector's rhythm
+        frame is this very spectrum).
     windowed : float64 (n_fft,)
         Scratch: ``buf * window``.
     spec : complex128 (n_fft // 2 + 1,)
@@ -252,7 +257,7 @@ def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, 
         Out: ``|spec|`` of the first ``n_mag >= max(len(spec_row), chroma_hi + 1)`` bins.
     band_lo, band_hi, band_norm
         As :func:`band_powers_db`.
-    n_fft, spec_smoothing, spec_state, spec_db_min, spec_db_max
+    mag_ref, spec_smoothing, spec_state, spec_db_min, spec_db_max
         As :func:`spectrum_row` (``spec_state`` updated in place).
     bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state
         As :func:`chroma` (``chroma_state`` updated in place).
@@ -298,7 +303,7 @@ def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, 
     np.fft.rfft(windowed, out=spec)
     band_powers_db(spec, band_lo, band_hi, band_norm, band_db)
     magnitudes(spec, mag)
-    spectrum_row(mag, n_fft, spec_smoothing, spec_state, spec_db_min, spec_db_max, spec_row)
+    spectrum_row(mag, mag_ref, spec_smoothing, spec_state, spec_db_min, spec_db_max, spec_row)
     chroma(mag, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state, chroma_out)
     # rms_db[:1] is float32, as the level's input always was: same rounding, same output.
     adaptive_unit(rms_db[:1], level_ceil_db, adapt[0], adapt[1], adapt[2], level)
@@ -334,7 +339,8 @@ def levels_offline(x: np.ndarray, sample_rate_hz: float, hop_length: int = 512,
     """Whole-signal reference for the streaming level analysis (plain numpy, no kernels).
 
     Frame ``i`` covers the ``n_fft`` samples ending at sample ``(i + 1) * hop_length``, with
-    zeros before the start, exactly as the streaming analyser sees it.
+    zeros before the start, under :func:`liveai.dsp.windows.onset_window`, exactly as the
+    streaming analyser sees it.
 
     Parameters
     ----------
@@ -353,7 +359,7 @@ def levels_offline(x: np.ndarray, sample_rate_hz: float, hop_length: int = 512,
     ms = np.mean(hops**2, axis=1)
     rms_db = np.where(ms > _TINY, 10 * np.log10(np.maximum(ms, _TINY)), FLOOR_DB)
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length][:n_frames]
-    window = np.hanning(n_fft + 1)[:n_fft]
+    window = onset_window(n_fft)
     spec = np.fft.rfft(frames * window, axis=1)
     power = np.abs(spec) ** 2
     lo, hi, _ = log_band_edges(sample_rate_hz, n_fft, n_bands)
