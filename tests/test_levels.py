@@ -177,6 +177,27 @@ def test_chroma_names_the_notes():
     assert int(silent["pitch_class"]) == -1
 
 
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_chroma_names_every_semitone_even_detuned(sr, rng):
+    """One frame of a sine, any semitone from A2 to D8, up to 40 cents off: its pitch class."""
+    from liveai.dsp.levels import chroma
+    from liveai.dsp.windows import onset_window
+
+    n_fft = 2048
+    bin_hz = sr / n_fft
+    lo, hi = int(100.0 / bin_hz), int(5000.0 / bin_hz)
+    t = np.arange(n_fft) / sr
+    out = np.zeros(12, np.float32)
+    scratch = np.zeros((3, hi - lo + 2))
+    for midi in range(45, 111):
+        for cents in (-40.0, -20.0, 0.0, 20.0, 40.0):
+            f = 440.0 * 2.0 ** ((midi - 69 + cents / 100.0) / 12.0)
+            x = rng.uniform(1e-3, 1.0) * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+            mag = np.abs(np.fft.rfft(x * onset_window(n_fft)))
+            chroma(mag, bin_hz, lo, hi, 0.0, np.zeros(12), out, scratch)
+            assert int(np.argmax(out)) == midi % 12, (midi, cents)
+
+
 def test_spectrum_row_is_webaudios_mapping():
     """|X|/N in dB, -100..-30 dB onto 0..1 (WebAudio's AnalyserNode), clipped; silence is 0.
 

@@ -110,6 +110,7 @@ class LevelAnalyzer:
         self._level_ceil_db = np.zeros(1)
         self._spec_state = np.zeros(self._n_spec, dtype=np.float64)
         self._chroma_state = np.zeros(12)
+        self._chroma_scratch = np.zeros((3, self._chroma_hi - self._chroma_lo + 2))
         self._counts = np.zeros(2, dtype=np.int64)  # samples seen, non-finite samples
         # The kernel's outputs, copied into the frame by the same kernel.
         self._rms_db = np.zeros(2, dtype=np.float32)  # rms, peak
@@ -125,7 +126,7 @@ class LevelAnalyzer:
     def _bind(self) -> None:
         """Gather the kernel's arguments once (:attr:`kernel_args`).
 
-        Looking up 35 attributes every hop would cost more than some of the kernels they feed.
+        Looking up 36 attributes every hop would cost more than some of the kernels they feed.
         """
         self.kernel_args = (
             self._counts, self._mono, self._k_coeffs, self._k_state, self._k_energy,
@@ -133,9 +134,9 @@ class LevelAnalyzer:
             self._lo, self._hi, self._norm, self._mag_ref, SPECTRUM_SMOOTHING,
             self._spec_state, SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self._bin_hz,
             self._chroma_lo, self._chroma_hi, self._chroma_smoothing, self._chroma_state,
-            self._adapt, self._level_ceil_db, self._band_ceil_db, self._m_hops, self._rms_db,
-            self._lufs, self._level, self._band_db, self._band_level, self._spec_row,
-            self._chroma)
+            self._chroma_scratch, self._adapt, self._level_ceil_db, self._band_ceil_db,
+            self._m_hops, self._rms_db, self._lufs, self._level, self._band_db, self._band_level,
+            self._spec_row, self._chroma)
 
     @property
     def history(self) -> np.ndarray:
@@ -204,8 +205,9 @@ class LevelAnalyzer:
 def _level_hop(hop, frame, counts, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window,
                windowed, spec, mag, band_lo, band_hi, band_norm, mag_ref, spec_smoothing,
                spec_state, spec_db_min, spec_db_max, bin_hz, chroma_lo, chroma_hi,
-               chroma_smoothing, chroma_state, adapt, level_ceil_db, band_ceil_db, m_hops, rms_db,
-               lufs, level, band_db, band_level, spec_row, chroma):  # pragma: no cover - compiled
+               chroma_smoothing, chroma_state, chroma_scratch, adapt, level_ceil_db, band_ceil_db,
+               m_hops, rms_db, lufs, level, band_db, band_level, spec_row,
+               chroma):  # pragma: no cover - compiled
     """:func:`liveai.dsp.levels.level_hop`, then its results into the FeatureFrame record.
 
     Writing the record here, in the same compiled call, replaces a dozen structured-field
@@ -216,9 +218,9 @@ def _level_hop(hop, frame, counts, mono, k_coeffs, k_state, k_energy, energy_his
     nonfinite = k.level_hop(
         hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, windowed, spec, mag,
         band_lo, band_hi, band_norm, mag_ref, spec_smoothing, spec_state, spec_db_min,
-        spec_db_max, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state, adapt,
-        level_ceil_db, band_ceil_db, m_hops, rms_db, lufs, level, band_db, band_level, spec_row,
-        chroma)
+        spec_db_max, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state,
+        chroma_scratch, adapt, level_ceil_db, band_ceil_db, m_hops, rms_db, lufs, level, band_db,
+        band_level, spec_row, chroma)
     counts[0] += hop.shape[0]
     counts[1] += nonfinite
     r = frame[()]
