@@ -71,6 +71,20 @@ def test_silence_is_floored_and_nan_is_counted_not_propagated():
     assert an.nonfinite_samples == 11 == int(frame["nonfinite_samples"])
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_mono_mix_zeroes_and_counts_nonfinite_samples(channels, rng):
+    """Each channel count has its own loop: all give the mean with NaN/Inf as 0, and count them."""
+    from liveai.dsp.levels import mix_to_mono
+
+    x = rng.standard_normal((512, channels)).astype(np.float32)
+    flat = x.reshape(-1)
+    flat[rng.choice(flat.size, 30, replace=False)] = np.array([np.nan, np.inf, -np.inf] * 10)
+    out = np.zeros(512, np.float32)
+    assert mix_to_mono(x, out) == 30
+    want = np.where(np.isfinite(x), x, 0.0).astype(np.float64).sum(axis=1) / channels
+    np.testing.assert_allclose(out, want.astype(np.float32), rtol=1e-7, atol=0)
+
+
 def test_streaming_matches_whole_signal_reference(rng):
     x = (0.3 * rng.standard_normal(SR)).astype(np.float32)
     x[SR // 2 :] *= np.linspace(1, 0.01, SR - SR // 2, dtype=np.float32)

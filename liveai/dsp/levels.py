@@ -32,6 +32,28 @@ def mix_to_mono(block, out):  # pragma: no cover - compiled
     """
     frames, channels = block.shape
     bad = 0
+    # One and two channels (nearly every input) get loops with a fixed channel count and no
+    # branch: a non-finite sample is selected away and counted, so the loops vectorise (a
+    # branch per sample kept them scalar, 15x slower for one channel, 5x for two). The sums
+    # are those of the general loop below, in its order, so every channel count rounds alike.
+    if channels == 1:
+        for i in range(frames):
+            v = block[i, 0]
+            ok = np.isfinite(v)
+            out[i] = 0.0 + (v if ok else 0.0)  # 0.0 + : -0.0 becomes 0.0, as in the sum below
+            bad += 0 if ok else 1
+        return bad
+    if channels == 2:
+        for i in range(frames):
+            a = block[i, 0]
+            b = block[i, 1]
+            ok_a = np.isfinite(a)
+            ok_b = np.isfinite(b)
+            acc = 0.0 + (a if ok_a else 0.0)
+            acc += b if ok_b else 0.0
+            out[i] = acc * 0.5
+            bad += (0 if ok_a else 1) + (0 if ok_b else 1)
+        return bad
     scale = 1.0 / channels
     for i in range(frames):
         acc = 0.0
