@@ -171,6 +171,28 @@ def test_k_weighting_shapes_the_spectrum():
     assert lufs(8000.0) - lufs(1000.0) == pytest.approx(4.04 - 0.70, abs=0.15)
 
 
+def test_k_weighting_loops_agree_and_treat_nan_as_silence(rng):
+    """The pair loop, the one-channel loop, and their unchecked variants (for hops the caller
+    found finite) filter alike; a NaN or Inf counts as a 0 sample."""
+    from liveai.dsp.loudness import k_weighted_energy, k_weighting
+
+    coeffs = k_weighting(SR)
+    x = (0.3 * rng.standard_normal((512, 2))).astype(np.float32)
+    bad = x.copy()
+    bad[[3, 100, 400], [0, 1, 0]] = [np.nan, np.inf, -np.inf]
+    clean = np.where(np.isfinite(bad), bad, 0.0).astype(np.float32)
+    want = np.zeros(2)
+    k_weighted_energy(clean, coeffs, np.zeros((2, 2, 2)), want, True)
+    got = np.zeros(2)
+    k_weighted_energy(bad, coeffs, np.zeros((2, 2, 2)), got, False)
+    np.testing.assert_array_equal(got, want)
+    for ch in range(2):
+        one = np.zeros(1)
+        k_weighted_energy(np.ascontiguousarray(bad[:, ch : ch + 1]), coeffs, np.zeros((1, 2, 2)),
+                          one, False)
+        assert one[0] == want[ch]
+
+
 def test_chroma_names_the_notes():
     t = np.arange(SR * 2) / SR
 

@@ -326,7 +326,7 @@ def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, 
         Non-finite input samples (replaced by 0).
     """
     nonfinite = mix_to_mono(hop, mono)
-    k_weighted_energy(hop, k_coeffs, k_state, k_energy)
+    k_weighted_energy(hop, k_coeffs, k_state, k_energy, nonfinite == 0)  # counted just now
     push(energy_hist, np.sum(k_energy))
     st_hops = energy_hist.shape[0]
     h = mono.shape[0]
