@@ -300,3 +300,15 @@ def test_onset_detector_refuses_a_spectrum_of_another_frame():
                 np.zeros(2050, np.complex128)[::2]):
         with pytest.raises(ValueError, match="rhythm_spectrum"):
             OnsetDetector(SR, 2048, 512, rhythm_spectrum=bad)
+
+
+def test_the_frame_window_keeps_hanns_sums():
+    """The level analyser's window (onset_window) sums to n/2 with squares summing to 3n/8,
+    exactly, as a Hann window's: a sine reads the same level and spectrum row through it, and
+    the spectrum row's 1/(2 sum(w)) is an exact power of two."""
+    from liveai.dsp.windows import onset_window
+
+    for n in (512, 1024, 2048, 4096, 8192):
+        w = onset_window(n)
+        assert w.shape == (n,) and float(np.sum(w)) == n / 2
+        assert float(np.sum(w**2)) == pytest.approx(3 * n / 8, rel=1e-12)
