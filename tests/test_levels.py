@@ -47,7 +47,7 @@ def test_full_scale_sine_reads_minus_3_dbfs_in_its_band():
         assert rms[10:].mean() == pytest.approx(expected, abs=0.05)
         assert np.median(bands[10:, band]) == pytest.approx(expected, abs=1.0), (band, f)
         # The lowest bands are a few FFT bins wide, so some energy leaks next door; beyond the
-        # neighbours the Hann window's sidelobes keep it far down.
+        # neighbours the window's sidelobes keep it far down.
         med = np.median(bands[10:], axis=0)
         for other in range(N_BANDS):
             if other != band:
@@ -69,6 +69,20 @@ def test_silence_is_floored_and_nan_is_counted_not_propagated():
         assert np.all(np.isfinite(frame["spectrum"]))
     assert frame["rms_db"] == FLOOR_DB
     assert an.nonfinite_samples == 11 == int(frame["nonfinite_samples"])
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_mono_mix_zeroes_and_counts_nonfinite_samples(channels, rng):
+    """Each channel count has its own loop: all give the mean with NaN/Inf as 0, and count them."""
+    from liveai.dsp.levels import mix_to_mono
+
+    x = rng.standard_normal((512, channels)).astype(np.float32)
+    flat = x.reshape(-1)
+    flat[rng.choice(flat.size, 30, replace=False)] = np.array([np.nan, np.inf, -np.inf] * 10)
+    out = np.zeros(512, np.float32)
+    assert mix_to_mono(x, out) == 30
+    want = np.where(np.isfinite(x), x, 0.0).astype(np.float64).sum(axis=1) / channels
+    np.testing.assert_allclose(out, want.astype(np.float32), rtol=1e-7, atol=0)
 
 
 def test_streaming_matches_whole_signal_reference(rng):
@@ -157,6 +171,28 @@ def test_k_weighting_shapes_the_spectrum():
     assert lufs(8000.0) - lufs(1000.0) == pytest.approx(4.04 - 0.70, abs=0.15)
 
 
+def test_k_weighting_loops_agree_and_treat_nan_as_silence(rng):
+    """The pair loop, the one-channel loop, and their unchecked variants (for hops the caller
+    found finite) filter alike; a NaN or Inf counts as a 0 sample."""
+    from liveai.dsp.loudness import k_weighted_energy, k_weighting
+
+    coeffs = k_weighting(SR)
+    x = (0.3 * rng.standard_normal((512, 2))).astype(np.float32)
+    bad = x.copy()
+    bad[[3, 100, 400], [0, 1, 0]] = [np.nan, np.inf, -np.inf]
+    clean = np.where(np.isfinite(bad), bad, 0.0).astype(np.float32)
+    want = np.zeros(2)
+    k_weighted_energy(clean, coeffs, np.zeros((2, 2, 2)), want, True)
+    got = np.zeros(2)
+    k_weighted_energy(bad, coeffs, np.zeros((2, 2, 2)), got, False)
+    np.testing.assert_array_equal(got, want)
+    for ch in range(2):
+        one = np.zeros(1)
+        k_weighted_energy(np.ascontiguousarray(bad[:, ch : ch + 1]), coeffs, np.zeros((1, 2, 2)),
+                          one, False)
+        assert one[0] == want[ch]
+
+
 def test_chroma_names_the_notes():
     t = np.arange(SR * 2) / SR
 
@@ -175,6 +211,27 @@ def test_chroma_names_the_notes():
     assert top3 == {0, 4, 7}
     silent = run([])
     assert int(silent["pitch_class"]) == -1
+
+
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_chroma_names_every_semitone_even_detuned(sr, rng):
+    """One frame of a sine, any semitone from A2 to D8, up to 40 cents off: its pitch class."""
+    from liveai.dsp.levels import chroma
+    from liveai.dsp.windows import onset_window
+
+    n_fft = 2048
+    bin_hz = sr / n_fft
+    lo, hi = int(100.0 / bin_hz), int(5000.0 / bin_hz)
+    t = np.arange(n_fft) / sr
+    out = np.zeros(12, np.float32)
+    scratch = np.zeros((3, hi - lo + 2))
+    for midi in range(45, 111):
+        for cents in (-40.0, -20.0, 0.0, 20.0, 40.0):
+            f = 440.0 * 2.0 ** ((midi - 69 + cents / 100.0) / 12.0)
+            x = rng.uniform(1e-3, 1.0) * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+            mag = np.abs(np.fft.rfft(x * onset_window(n_fft)))
+            chroma(mag, bin_hz, lo, hi, 0.0, np.zeros(12), out, scratch)
+            assert int(np.argmax(out)) == midi % 12, (midi, cents)
 
 
 def test_spectrum_row_is_webaudios_mapping():
@@ -207,3 +264,51 @@ def test_fast_logarithms_are_within_one_ulp_of_numpys(rng):
     fastlog.log1p_array(y, got[: y.size])
     want = np.log1p(y)
     assert np.all(np.abs(got[: y.size] - want) <= np.spacing(np.maximum(np.abs(want), 1e-300)))
+
+
+def test_pipeline_computes_the_shared_fft_once_with_the_same_results():
+    """FrameAnalyzer's onset detector reads the level analyser's spectrum (one 2048-point FFT
+    per hop): every level and onset field, and the beat tracker's detection function, are
+    exactly what the two analysers compute alone, each with its own FFT."""
+    from liveai.analysis.onsets import OnsetDetector
+    from liveai.analysis.pipeline import FrameAnalyzer
+    from liveai.audio.demo import DemoGroove
+
+    sr = 44100
+    x = DemoGroove(sr, channels=2).read(sr * 6)
+    fa = FrameAnalyzer(sr, 512, 2048, channels=2)
+    levels = LevelAnalyzer(sr, 512, 2048, channels=2)
+    onsets = OnsetDetector(sr, 2048, 512)
+    fused, alone = new_frame(), new_frame()
+    for i in range(0, x.shape[0] - 511, 512):
+        hop = np.ascontiguousarray(x[i : i + 512])
+        fa.process_hop(hop, fused)
+        levels.process_hop(hop, alone)
+        onsets.process(levels.history, alone)
+        np.testing.assert_array_equal(fa.onsets.rhythm_odf, onsets.rhythm_odf)
+        np.testing.assert_array_equal(fa.onsets.odf, onsets.odf)
+        for name in ("band_db", "spectrum", "chroma", "onset_count", "band_onset_count",
+                     "onset_strength"):
+            np.testing.assert_array_equal(fused[name], alone[name], err_msg=name)
+    assert int(alone["onset_count"]) > 10
+
+
+def test_onset_detector_refuses_a_spectrum_of_another_frame():
+    from liveai.analysis.onsets import OnsetDetector
+
+    for bad in (np.zeros(513, np.complex128), np.zeros(1025, np.complex64),
+                np.zeros(2050, np.complex128)[::2]):
+        with pytest.raises(ValueError, match="rhythm_spectrum"):
+            OnsetDetector(SR, 2048, 512, rhythm_spectrum=bad)
+
+
+def test_the_frame_window_keeps_hanns_sums():
+    """The level analyser's window (onset_window) sums to n/2 with squares summing to 3n/8,
+    exactly, as a Hann window's: a sine reads the same level and spectrum row through it, and
+    the spectrum row's 1/(2 sum(w)) is an exact power of two."""
+    from liveai.dsp.windows import onset_window
+
+    for n in (512, 1024, 2048, 4096, 8192):
+        w = onset_window(n)
+        assert w.shape == (n,) and float(np.sum(w)) == n / 2
+        assert float(np.sum(w**2)) == pytest.approx(3 * n / 8, rel=1e-12)

@@ -14,6 +14,7 @@ from numba import njit
 
 from liveai.dsp import levels as k
 from liveai.dsp import loudness as lk
+from liveai.dsp.windows import onset_window
 from liveai.frame import N_BANDS, SPECTRUM_BINS, WAVEFORM_SAMPLES, new_frame
 
 #: Adaptive display mapping: 0..1 spans this many dB below a peak that falls this fast, so a
@@ -43,15 +44,19 @@ class LevelAnalyzer:
     hop_length : int
         Samples per call of :meth:`process_hop`.
     n_fft : int
-        FFT size; frames cover the last ``n_fft`` samples (Hann window).
+        FFT size; frames cover the last ``n_fft`` samples under
+        :func:`liveai.dsp.windows.onset_window`, which leans on the newest ones (the onset
+        detector's rhythm frame: :class:`liveai.analysis.pipeline.FrameAnalyzer` computes
+        that FFT once for both).
     channels : int
         Channels of each hop; buffers are resized on the first hop if it differs.
 
     Attributes
     ----------
     latency_samples : int
-        0 for levels (they describe the hop just received); band energies are centred
-        ``n_fft / 2`` samples back.
+        0 for levels (they describe the hop just received); the window of the band energies,
+        spectrum and chroma has its centre of mass about ``0.4 * n_fft`` samples back (815 of
+        2048; a Hann window's is ``n_fft / 2``).
     kernel_args : tuple
         :func:`_level_hop`'s arguments after ``hop, frame`` (state, settings, outputs),
         gathered once; a new tuple after :meth:`check_hop` resizes for a new channel count.
@@ -68,13 +73,19 @@ class LevelAnalyzer:
         self.sample_rate_hz = int(sample_rate_hz)
         self.hop_length = int(hop_length)
         self.n_fft = int(n_fft)
-        self._window = np.hanning(n_fft + 1)[:n_fft]
+        self._window = onset_window(n_fft)
+        # Parseval: summed |X|^2 times this is the mean square, so a sine of amplitude A in a
+        # band reads 20 log10(A / sqrt(2)).
         self._norm = 2.0 / (n_fft * float(np.sum(self._window**2)))
+        # The spectrum row's |X|/N: N = 2 sum(w) keeps a sine where |X|/n_fft of a Hann window
+        # put it (the two sums are equal for this window; the formula holds for any).
+        self._mag_ref = 2.0 * float(np.sum(self._window))
         self._lo, self._hi, self.band_edges_hz = k.log_band_edges(sample_rate_hz, n_fft, N_BANDS)
         self._mono = np.zeros(hop_length, dtype=np.float32)
         self._buf = np.zeros(n_fft, dtype=np.float64)
         self._windowed = np.zeros(n_fft, dtype=np.float64)
-        #: The last hop's spectrum (rfft of the Hann-windowed last n_fft samples).
+        #: The last hop's spectrum: rfft of the last n_fft samples times the window. It is
+        #: the onset detector's rhythm frame too: FrameAnalyzer's detector reads it here.
         self.spec = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
         n_bins = n_fft // 2 + 1
         self._bin_hz = sample_rate_hz / n_fft  # [samples/s] / [samples/FFT]
@@ -99,6 +110,7 @@ class LevelAnalyzer:
         self._level_ceil_db = np.zeros(1)
         self._spec_state = np.zeros(self._n_spec, dtype=np.float64)
         self._chroma_state = np.zeros(12)
+        self._chroma_scratch = np.zeros((3, self._chroma_hi - self._chroma_lo + 2))
         self._counts = np.zeros(2, dtype=np.int64)  # samples seen, non-finite samples
         # The kernel's outputs, copied into the frame by the same kernel.
         self._rms_db = np.zeros(2, dtype=np.float32)  # rms, peak
@@ -114,17 +126,17 @@ class LevelAnalyzer:
     def _bind(self) -> None:
         """Gather the kernel's arguments once (:attr:`kernel_args`).
 
-        Looking up 35 attributes every hop would cost more than some of the kernels they feed.
+        Looking up 36 attributes every hop would cost more than some of the kernels they feed.
         """
         self.kernel_args = (
             self._counts, self._mono, self._k_coeffs, self._k_state, self._k_energy,
             self._energy_hist, self._buf, self._window, self._windowed, self.spec, self._mag,
-            self._lo, self._hi, self._norm, float(self.n_fft), SPECTRUM_SMOOTHING,
+            self._lo, self._hi, self._norm, self._mag_ref, SPECTRUM_SMOOTHING,
             self._spec_state, SPECTRUM_DB_RANGE[0], SPECTRUM_DB_RANGE[1], self._bin_hz,
             self._chroma_lo, self._chroma_hi, self._chroma_smoothing, self._chroma_state,
-            self._adapt, self._level_ceil_db, self._band_ceil_db, self._m_hops, self._rms_db,
-            self._lufs, self._level, self._band_db, self._band_level, self._spec_row,
-            self._chroma)
+            self._chroma_scratch, self._adapt, self._level_ceil_db, self._band_ceil_db,
+            self._m_hops, self._rms_db, self._lufs, self._level, self._band_db, self._band_level,
+            self._spec_row, self._chroma)
 
     @property
     def history(self) -> np.ndarray:
@@ -191,10 +203,11 @@ class LevelAnalyzer:
 
 @njit(cache=True, nogil=True)
 def _level_hop(hop, frame, counts, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window,
-               windowed, spec, mag, band_lo, band_hi, band_norm, n_fft, spec_smoothing,
+               windowed, spec, mag, band_lo, band_hi, band_norm, mag_ref, spec_smoothing,
                spec_state, spec_db_min, spec_db_max, bin_hz, chroma_lo, chroma_hi,
-               chroma_smoothing, chroma_state, adapt, level_ceil_db, band_ceil_db, m_hops, rms_db,
-               lufs, level, band_db, band_level, spec_row, chroma):  # pragma: no cover - compiled
+               chroma_smoothing, chroma_state, chroma_scratch, adapt, level_ceil_db, band_ceil_db,
+               m_hops, rms_db, lufs, level, band_db, band_level, spec_row,
+               chroma):  # pragma: no cover - compiled
     """:func:`liveai.dsp.levels.level_hop`, then its results into the FeatureFrame record.
 
     Writing the record here, in the same compiled call, replaces a dozen structured-field
@@ -204,10 +217,10 @@ def _level_hop(hop, frame, counts, mono, k_coeffs, k_state, k_energy, energy_his
     """
     nonfinite = k.level_hop(
         hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, windowed, spec, mag,
-        band_lo, band_hi, band_norm, n_fft, spec_smoothing, spec_state, spec_db_min,
-        spec_db_max, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state, adapt,
-        level_ceil_db, band_ceil_db, m_hops, rms_db, lufs, level, band_db, band_level, spec_row,
-        chroma)
+        band_lo, band_hi, band_norm, mag_ref, spec_smoothing, spec_state, spec_db_min,
+        spec_db_max, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state,
+        chroma_scratch, adapt, level_ceil_db, band_ceil_db, m_hops, rms_db, lufs, level, band_db,
+        band_level, spec_row, chroma)
     counts[0] += hop.shape[0]
     counts[1] += nonfinite
     r = frame[()]

@@ -3,7 +3,8 @@
 Each hop is one compiled call (:func:`_onset_hop`): both windowed FFTs, the flux, the adaptive
 thresholds and the record fields, so the Python cost of a hop is one numba dispatch.
 :class:`liveai.analysis.pipeline.FrameAnalyzer` goes further and runs this kernel inside its
-own single call per hop.
+own single call per hop, where the longer (rhythm) FFT is the level analyser's: one FFT of
+the frame serves both.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from numba import njit
 
 from liveai.dsp import beatstate as bs
 from liveai.dsp import rhythm as k
+from liveai.dsp.windows import onset_window  # (re-exported: the beat tracker imports it here)
 from liveai.frame import new_frame
 
 #: Onset bands: overall, then low (kick), mid (snare body), high (hats); Hz.
@@ -26,18 +28,6 @@ RHYTHM_LOW_HZ = 200.0
 RHYTHM_LOW_WEIGHT = 4.0
 
 
-def onset_window(n: int) -> np.ndarray:
-    """A window that leans on the newest samples, so a hit shows in the hop it arrives.
-
-    A Hann window hides the last samples of a frame (its tail is near 0), which delays onsets
-    by about a quarter window. This one rises over the first 3/4 and falls over the last 1/4:
-    still smooth at both ends (no leakage from a hard edge), with its weight near "now".
-    """
-    a = (3 * n) // 4
-    b = n - a
-    return np.concatenate([np.hanning(2 * a + 1)[:a], np.hanning(2 * b + 1)[b : 2 * b]])
-
-
 class OnsetDetector:
     """Spectral-flux onsets with adaptive thresholds, reported in the hop they happen.
 
@@ -45,7 +35,8 @@ class OnsetDetector:
     samples with :func:`onset_window`: a hit is reported at the end of the hop that contains
     it, or, when it arrives in the last few milliseconds of a hop, at the end of the next one.
     The same call computes the beat tracker's detection function (:attr:`rhythm_odf`) from a
-    longer frame.
+    longer frame (``n_fft`` samples, the same window), or reads that frame's spectrum from
+    ``rhythm_spectrum`` where another analyser computes it.
 
     Parameters
     ----------
@@ -62,6 +53,12 @@ class OnsetDetector:
         Minimum time between two onsets of one channel.
     min_rel : float
         An onset must reach this fraction of its channel's decaying peak (memory ``peak_s``).
+    rhythm_spectrum : np.ndarray, shape (n_fft_rhythm // 2 + 1,), complex128, optional
+        An array that, before each :meth:`process`, already holds the rhythm frame's spectrum:
+        ``rfft(history[-n_fft_rhythm:] * onset_window(n_fft_rhythm))``. The level analyser
+        computes exactly that (:class:`liveai.analysis.pipeline.FrameAnalyzer` passes its
+        ``spec``), so the detector skips its own copy of the largest FFT of the hop. None:
+        the detector computes it.
 
     Attributes
     ----------
@@ -77,7 +74,8 @@ class OnsetDetector:
 
     def __init__(self, sample_rate_hz: int, n_fft: int, hop_length: int,
                  threshold_s: float = 1.5, k_dev: float = 2.0, refractory_ms: float = 60.0,
-                 floor: float = 0.02, min_rel: float = 0.2, peak_s: float = 4.0) -> None:
+                 floor: float = 0.02, min_rel: float = 0.2, peak_s: float = 4.0,
+                 rhythm_spectrum: np.ndarray | None = None) -> None:
         n_fft_available = int(n_fft)
         # Long enough to see a whole hop (and then some), short enough to react fast.
         n_fft = min(int(n_fft), max(1024, 2 * int(hop_length)))
@@ -109,8 +107,18 @@ class OnsetDetector:
         # the resolution of the low bands, through log-spaced bands and a maximum filter.
         self.n_fft_rhythm = max(int(n_fft_available), n_fft)
         self._rwindow = onset_window(self.n_fft_rhythm)
-        self._rwindowed = np.zeros(self.n_fft_rhythm)
-        self._rspec = np.zeros(self.n_fft_rhythm // 2 + 1, dtype=np.complex128)
+        self._rwindowed = np.zeros(self.n_fft_rhythm)  # also superflux's scratch
+        n_rbins = self.n_fft_rhythm // 2 + 1
+        if rhythm_spectrum is None:
+            self._rspec = np.zeros(n_rbins, dtype=np.complex128)
+        elif (rhythm_spectrum.shape != (n_rbins,) or rhythm_spectrum.dtype != np.complex128
+              or not rhythm_spectrum.flags.c_contiguous):
+            # The kernel does no bounds checks: a spectrum of another frame must not reach it.
+            raise ValueError(f"rhythm_spectrum must be a C-contiguous complex128 array of shape "
+                             f"({n_rbins},), got {rhythm_spectrum.dtype} "
+                             f"{rhythm_spectrum.shape}")
+        else:
+            self._rspec = rhythm_spectrum
         self._fb_lo, self._fb_hi = bs.log_filterbank(sample_rate_hz, self.n_fft_rhythm)
         low_bands = int(np.sum(self._fb_hi * sample_rate_hz / self.n_fft_rhythm
                                <= RHYTHM_LOW_HZ))
@@ -126,7 +134,7 @@ class OnsetDetector:
             self._window, self._windowed, self._spec, self._amp_scale, self._prev_log, self._lo,
             self._hi, self.odf, self._stats, self._n_frames, decay, peak_decay, float(k_dev),
             float(floor), float(min_rel), float(refractory), self._onset, self._strength,
-            self.counts, self._rwindow, self._rwindowed, self._rspec,
+            self.counts, rhythm_spectrum is None, self._rwindow, self._rwindowed, self._rspec,
             2.0 / float(np.sum(self._rwindow)), self._fb_lo, self._fb_hi, low_bands,
             RHYTHM_LOW_WEIGHT, self._fb_prev, self._fb_cur, self.rhythm_odf)
         self.reset()
@@ -165,8 +173,8 @@ class OnsetDetector:
 @njit(cache=True, nogil=True)
 def _onset_hop(history, frame, window, windowed, spec, amp_scale, prev_log, band_lo, band_hi,
                odf, stats, n_frames, decay, peak_decay, k_dev, floor, min_rel, refractory, onset,
-               strength, counts, rwindow, rwindowed, rspec, ramp_scale, fb_lo, fb_hi, low_bands,
-               low_weight, fb_prev, fb_cur, rhythm_odf):  # pragma: no cover - compiled
+               strength, counts, rhythm_rfft, rwindow, rwindowed, rspec, ramp_scale, fb_lo, fb_hi,
+               low_bands, low_weight, fb_prev, fb_cur, rhythm_odf):  # pragma: no cover - compiled
     """:func:`liveai.dsp.rhythm.onset_hop`, then the onset fields into the FeatureFrame record.
 
     ``frame`` is a 0-d FRAME_DTYPE array; the other arguments are those of ``onset_hop``
@@ -180,8 +188,8 @@ def _onset_hop(history, frame, window, windowed, spec, amp_scale, prev_log, band
     """
     k.onset_hop(history, window, windowed, spec, amp_scale, prev_log, band_lo, band_hi, odf,
                 stats, n_frames, decay, peak_decay, k_dev, floor, min_rel, refractory, onset,
-                strength, counts, rwindow, rwindowed, rspec, ramp_scale, fb_lo, fb_hi, low_bands,
-                low_weight, fb_prev, fb_cur, rhythm_odf)
+                strength, counts, rhythm_rfft, rwindow, rwindowed, rspec, ramp_scale, fb_lo, fb_hi,
+                low_bands, low_weight, fb_prev, fb_cur, rhythm_odf)
     r = frame[()]
     r.onset_strength = strength[0]
     r.onset_count = counts[0]

@@ -60,7 +60,10 @@ class FrameAnalyzer:
         self.sample_rate_hz = int(sample_rate_hz)
         self.hop_length = int(hop_length)
         self.levels = LevelAnalyzer(sample_rate_hz, hop_length, n_fft, channels)
-        self.onsets = OnsetDetector(sample_rate_hz, n_fft, hop_length)
+        # The level kernel runs first in each hop and leaves the rhythm frame's spectrum in
+        # levels.spec: the detector reads it instead of computing the same FFT again.
+        self.onsets = OnsetDetector(sample_rate_hz, n_fft, hop_length,
+                                    rhythm_spectrum=self.levels.spec)
         self.beats = BeatTracker(sample_rate_hz, hop_length)
         self.sections = SectionTracker(sample_rate_hz, hop_length)
         self._history = self.levels.history  # the onsets read the level analyser's samples

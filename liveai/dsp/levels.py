@@ -18,6 +18,7 @@ from numba import njit
 
 from liveai.dsp import fastlog
 from liveai.dsp.loudness import LUFS_OFFSET_DB, k_weighted_energy
+from liveai.dsp.windows import onset_window
 
 FLOOR_DB = -120.0
 _TINY = 1e-12  # 10 log10(1e-12) = -120 dB
@@ -31,6 +32,28 @@ def mix_to_mono(block, out):  # pragma: no cover - compiled
     """
     frames, channels = block.shape
     bad = 0
+    # One and two channels (nearly every input) get loops with a fixed channel count and no
+    # branch: a non-finite sample is selected away and counted, so the loops vectorise (a
+    # branch per sample kept them scalar, 15x slower for one channel, 5x for two). The sums
+    # are those of the general loop below, in its order, so every channel count rounds alike.
+    if channels == 1:
+        for i in range(frames):
+            v = block[i, 0]
+            ok = np.isfinite(v)
+            out[i] = 0.0 + (v if ok else 0.0)  # 0.0 + : -0.0 becomes 0.0, as in the sum below
+            bad += 0 if ok else 1
+        return bad
+    if channels == 2:
+        for i in range(frames):
+            a = block[i, 0]
+            b = block[i, 1]
+            ok_a = np.isfinite(a)
+            ok_b = np.isfinite(b)
+            acc = 0.0 + (a if ok_a else 0.0)
+            acc += b if ok_b else 0.0
+            out[i] = acc * 0.5
+            bad += (0 if ok_a else 1) + (0 if ok_b else 1)
+        return bad
     scale = 1.0 / channels
     for i in range(frames):
         acc = 0.0
@@ -105,17 +128,22 @@ def band_powers_db(spec, band_lo, band_hi, norm, out_db):  # pragma: no cover - 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def spectrum_row(mag, n_fft, smoothing, state, db_min, db_max, out):  # pragma: no cover
+def spectrum_row(mag, mag_ref, smoothing, state, db_min, db_max, out):  # pragma: no cover
     """WebAudio-style analyser row: smoothed |X|/N in dB mapped from db_min..db_max to 0..1.
 
     ``mag`` holds |X| of at least ``len(out)`` bins (see :func:`magnitudes`); ``state``
-    (len(out),) holds the smoothed magnitudes between calls.
+    (len(out),) holds the smoothed magnitudes between calls. ``mag_ref`` is the N of |X|/N:
+    ``2 * sum(window)``, which is ``n_fft`` for a Hann window (WebAudio's |X|/N) and keeps a
+    sine of amplitude A at A/4 in its peak bin (-12 dB below A) whatever the window.
     """
     span = db_max - db_min
+    # A multiply per bin, not a division (an eighth of the row's time): exact, as the
+    # analysers' windows make mag_ref a power of two (2 sum(w) = n_fft).
+    inv_ref = 1.0 / mag_ref
     # Branch-free, so the loop vectorises: every bin's logarithm costs less than a branch.
     # Silence (and anything below db_min) maps to 0 through the clip.
     for k in range(out.shape[0]):
-        s = smoothing * state[k] + (1.0 - smoothing) * (mag[k] / n_fft)
+        s = smoothing * state[k] + (1.0 - smoothing) * (mag[k] * inv_ref)
         state[k] = s
         db = 20.0 * fastlog.log10(max(s, fastlog.TINY))
         v = (db - db_min) / span
@@ -143,13 +171,13 @@ def adaptive_unit(values_db, ceil_db, fall_db, range_db, min_ceil_db,
         out[i] = 0.0 if u < 0.0 else (1.0 if u > 1.0 else u)
 
 
-@njit(cache=True, nogil=True)
-def chroma(mag, bin_hz, lo, hi, smoothing, state, out):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, error_model="numpy")
+def chroma(mag, bin_hz, lo, hi, smoothing, state, out, scratch):  # pragma: no cover - compiled
     """12 pitch-class energies from the spectral peaks of an rfft, smoothed, max 1.
 
     Each local maximum of the magnitude between bins ``lo`` and ``hi`` has its frequency refined
-    by parabolic interpolation (so a coarse FFT still tells neighbouring semitones apart) and
-    adds its energy to its pitch class.
+    by parabolic interpolation of the log magnitude (so a coarse FFT still tells neighbouring
+    semitones apart) and adds its energy to its pitch class.
 
     Parameters
     ----------
@@ -164,21 +192,38 @@ def chroma(mag, bin_hz, lo, hi, smoothing, state, out):  # pragma: no cover - co
     state : float64 (12,)
         Smoothed energies (0 = C .. 11 = B); updated in place.
     out : float32 (12,)
+    scratch : float64 (3, >= hi - lo + 2)
+        Scratch: log magnitudes, pitches and energies per bin.
     """
     for c in range(12):
         state[c] *= smoothing
-    prev = mag[lo - 1]
-    cur = mag[lo]
-    for k in range(lo, hi):
-        nxt = mag[k + 1]
-        if cur > prev and cur >= nxt and cur > 1e-9:
-            a, b, c = np.log(prev + 1e-12), np.log(cur), np.log(nxt + 1e-12)
-            den = a - 2.0 * b + c
-            delta = 0.5 * (a - c) / den if den < 0.0 else 0.0
-            f = (k + delta) * bin_hz
-            pc = int(np.floor(12.0 * np.log2(f / 440.0) + 0.5)) + 9
-            state[pc % 12] += (1.0 - smoothing) * cur * cur
-        prev, cur = cur, nxt
+    # Every bin gets the same branch-free arithmetic (a bin that is no peak gets energy 0), so
+    # the loops vectorise with fastlog's logarithms: half the time of one libm call per
+    # logarithm behind a branch per bin (the peaks come in no pattern a predictor learns).
+    # (Slices, so that the loop indices start at 0: numba then drops its negative-index checks.)
+    m = mag[lo - 1 : hi + 1]
+    n = m.shape[0]
+    log_mag = scratch[0, :n]
+    for i in range(n):
+        log_mag[i] = fastlog.log(m[i] + 1e-12)
+    pitch = scratch[1, : n - 2]
+    energy = scratch[2, : n - 2]
+    semis_per_ln = 12.0 / np.log(2.0)
+    ln_a4_bins = np.log(440.0 / bin_hz)  # A4 in bins: pitch 0 there, in semitones
+    gain = 1.0 - smoothing
+    for i in range(n - 2):  # bin k = lo + i, its neighbours at i and i + 2
+        prev, cur, nxt = m[i], m[i + 1], m[i + 2]
+        a, b, c = log_mag[i], log_mag[i + 1], log_mag[i + 2]
+        den = a - 2.0 * b + c
+        is_peak = (cur > prev) & (cur >= nxt) & (cur > 1e-9)
+        delta = 0.5 * (a - c) / den  # only kept where a peak bends down: |delta| <= 1/2
+        delta = delta if is_peak & (den < 0.0) else 0.0
+        # floor(semitones from A4 + 1/2) + 9 is the pitch class (0 = C); + 120 more keeps the
+        # value positive down to 0.4 Hz, so int() (a truncation) floors it.
+        pitch[i] = semis_per_ln * (fastlog.log((lo + i) + delta) - ln_a4_bins) + 129.5
+        energy[i] = gain * cur * cur if is_peak else 0.0
+    for i in range(n - 2):  # adding an exact 0 leaves a class as it was
+        state[int(pitch[i]) % 12] += energy[i]
     peak = 0.0
     for c in range(12):
         if state[c] > peak:
@@ -221,10 +266,10 @@ def loudness_lufs(energy_hist, n_hops, hop_length):  # pragma: no cover - compil
 
 @njit(cache=True, nogil=True)
 def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, windowed, spec,
-              mag, band_lo, band_hi, band_norm, n_fft, spec_smoothing, spec_state, spec_db_min,
+              mag, band_lo, band_hi, band_norm, mag_ref, spec_smoothing, spec_state, spec_db_min,
               spec_db_max, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state,
-              adapt, level_ceil_db, band_ceil_db, m_hops, rms_db, lufs, level, band_db,
-              band_level, spec_row, chroma_out):  # pragma: no cover - compiled
+              chroma_scratch, adapt, level_ceil_db, band_ceil_db, m_hops, rms_db, lufs, level,
+              band_db, band_level, spec_row, chroma_out):  # pragma: no cover - compiled
     """One hop of the whole level analysis in one call: the streaming core of LevelAnalyzer.
 
     Runs the kernels above in order, each exactly as it runs alone. One dispatch from Python
@@ -244,6 +289,8 @@ def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, 
     buf : float64 (n_fft,)
         The last ``n_fft`` mono samples, newest last; shifted in place.
     window : float64 (n_fft,)
+        :func:`liveai.dsp.windows.onset_window` in the analysers (the onset detector's rhythm
+        frame is this very spectrum).
     windowed : float64 (n_fft,)
         Scratch: ``buf * window``.
     spec : complex128 (n_fft // 2 + 1,)
@@ -252,9 +299,9 @@ def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, 
         Out: ``|spec|`` of the first ``n_mag >= max(len(spec_row), chroma_hi + 1)`` bins.
     band_lo, band_hi, band_norm
         As :func:`band_powers_db`.
-    n_fft, spec_smoothing, spec_state, spec_db_min, spec_db_max
+    mag_ref, spec_smoothing, spec_state, spec_db_min, spec_db_max
         As :func:`spectrum_row` (``spec_state`` updated in place).
-    bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state
+    bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state, chroma_scratch
         As :func:`chroma` (``chroma_state`` updated in place).
     adapt : float64 (5,)
         :func:`adaptive_unit` settings: fall per hop (dB), level range and floor of its peak
@@ -282,7 +329,7 @@ def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, 
         Non-finite input samples (replaced by 0).
     """
     nonfinite = mix_to_mono(hop, mono)
-    k_weighted_energy(hop, k_coeffs, k_state, k_energy)
+    k_weighted_energy(hop, k_coeffs, k_state, k_energy, nonfinite == 0)  # counted just now
     push(energy_hist, np.sum(k_energy))
     st_hops = energy_hist.shape[0]
     h = mono.shape[0]
@@ -298,8 +345,9 @@ def level_hop(hop, mono, k_coeffs, k_state, k_energy, energy_hist, buf, window, 
     np.fft.rfft(windowed, out=spec)
     band_powers_db(spec, band_lo, band_hi, band_norm, band_db)
     magnitudes(spec, mag)
-    spectrum_row(mag, n_fft, spec_smoothing, spec_state, spec_db_min, spec_db_max, spec_row)
-    chroma(mag, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state, chroma_out)
+    spectrum_row(mag, mag_ref, spec_smoothing, spec_state, spec_db_min, spec_db_max, spec_row)
+    chroma(mag, bin_hz, chroma_lo, chroma_hi, chroma_smoothing, chroma_state, chroma_out,
+           chroma_scratch)
     # rms_db[:1] is float32, as the level's input always was: same rounding, same output.
     adaptive_unit(rms_db[:1], level_ceil_db, adapt[0], adapt[1], adapt[2], level)
     adaptive_unit(band_db, band_ceil_db, adapt[0], adapt[3], adapt[4], band_level)
@@ -334,7 +382,8 @@ def levels_offline(x: np.ndarray, sample_rate_hz: float, hop_length: int = 512,
     """Whole-signal reference for the streaming level analysis (plain numpy, no kernels).
 
     Frame ``i`` covers the ``n_fft`` samples ending at sample ``(i + 1) * hop_length``, with
-    zeros before the start, exactly as the streaming analyser sees it.
+    zeros before the start, under :func:`liveai.dsp.windows.onset_window`, exactly as the
+    streaming analyser sees it.
 
     Parameters
     ----------
@@ -353,7 +402,7 @@ def levels_offline(x: np.ndarray, sample_rate_hz: float, hop_length: int = 512,
     ms = np.mean(hops**2, axis=1)
     rms_db = np.where(ms > _TINY, 10 * np.log10(np.maximum(ms, _TINY)), FLOOR_DB)
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length][:n_frames]
-    window = np.hanning(n_fft + 1)[:n_fft]
+    window = onset_window(n_fft)
     spec = np.fft.rfft(frames * window, axis=1)
     power = np.abs(spec) ** 2
     lo, hi, _ = log_band_edges(sample_rate_hz, n_fft, n_bands)
@@ -375,7 +424,7 @@ def warm_up() -> float:
     level_hop(hop, mono, np.zeros((2, 5)), np.zeros((2, 2, 2)), np.zeros(2), np.zeros(4),
               np.zeros(n_fft), np.ones(n_fft), np.zeros(n_fft), spec, np.zeros(spec.size),
               np.array([0], dtype=np.int64), np.array([2], dtype=np.int64), 1.0, float(n_fft),
-              0.8, np.zeros(16), -100.0, -30.0, 100.0, 1, 4, 0.8, np.zeros(12),
+              0.8, np.zeros(16), -100.0, -30.0, 100.0, 1, 4, 0.8, np.zeros(12), np.zeros((3, 5)),
               np.array([0.01, 30.0, -45.0, 40.0, -50.0]), np.zeros(1), np.zeros(1), 2, f32(2),
               f32(2), f32(1), f32(1), f32(1), f32(16), f32(12))
     rms_peak_db(mono)  # liveai.audio.check calls it alone

@@ -119,8 +119,8 @@ def _windowed_rfft(history, window, windowed, spec):  # pragma: no cover - compi
 @njit(cache=True, nogil=True)
 def onset_hop(history, window, windowed, spec, amp_scale, prev_log, band_lo, band_hi, odf,
               stats, n_frames, decay, peak_decay, k_dev, floor, min_rel, refractory, onset,
-              strength, counts, rwindow, rwindowed, rspec, ramp_scale, fb_lo, fb_hi, low_bands,
-              low_weight, fb_prev, fb_cur, rhythm_odf):  # pragma: no cover - compiled
+              strength, counts, rhythm_rfft, rwindow, rwindowed, rspec, ramp_scale, fb_lo, fb_hi,
+              low_bands, low_weight, fb_prev, fb_cur, rhythm_odf):  # pragma: no cover - compiled
     """One hop of onset detection and of the beat tracker's detection function, in one call.
 
     Parameters
@@ -148,10 +148,15 @@ def onset_hop(history, window, windowed, spec, amp_scale, prev_log, band_lo, ban
         As :func:`pick_onsets`.
     counts : int64 (n_bands,)
         Onsets so far per band; incremented where one fires.
+    rhythm_rfft : bool
+        Compute the rhythm frame's rfft here. False: ``rspec`` already holds it (the level
+        analyser's spectrum is the same transform of the same samples, so the pipeline
+        computes it once).
     rwindow, rwindowed : float64 (n_rhythm,)
-        The rhythm frame's window and scratch.
+        The rhythm frame's window and scratch (superflux's, too).
     rspec : complex128 (n_rhythm // 2 + 1,)
-        Out: the rhythm frame's rfft.
+        Out (in, when not ``rhythm_rfft``): the rhythm frame's rfft,
+        ``rfft(history[-n_rhythm:] * rwindow)``.
     ramp_scale, fb_lo, fb_hi, low_bands, low_weight, fb_prev, fb_cur, rhythm_odf
         As ``amp_scale``, ``band_lo``, ..., ``out`` of
         :func:`liveai.dsp.beatstate.superflux`.
@@ -164,7 +169,8 @@ def onset_hop(history, window, windowed, spec, amp_scale, prev_log, band_lo, ban
                 floor, min_rel, refractory, onset, strength)
     for c in range(counts.shape[0]):
         counts[c] += onset[c]
-    _windowed_rfft(history, rwindow, rwindowed, rspec)
+    if rhythm_rfft:
+        _windowed_rfft(history, rwindow, rwindowed, rspec)
     superflux(rspec, ramp_scale, fb_lo, fb_hi, low_bands, low_weight, fb_prev, fb_cur,
               rhythm_odf, rwindowed)  # rwindowed: free once transformed
 
@@ -185,5 +191,5 @@ def warm_up() -> None:
     onset_hop(np.zeros(2 * n), np.ones(n), np.zeros(n), c(n), 1.0, np.zeros(n // 2 + 1), lo, hi,
               out, np.zeros((5, 2)), np.zeros(1, dtype=np.int64), 0.9, 0.99, 1.0, 0.01, 0.25,
               2.0, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.float32),
-              np.zeros(2, dtype=np.int64), np.ones(2 * n), np.zeros(2 * n), c(2 * n), 1.0, lo,
+              np.zeros(2, dtype=np.int64), True, np.ones(2 * n), np.zeros(2 * n), c(2 * n), 1.0, lo,
               hi, 1, 2.0, np.zeros(2), np.zeros(2), np.zeros(2))
