@@ -519,6 +519,8 @@ class Engine:
         # The PortAudio callback needs the GIL; by default a waiting thread may wait 5 ms for
         # it, longer than a 128-frame block. Ask busy threads to hand it over sooner.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+        log.info("preparing the DSP kernels (the first start after an install or update "
+                 "compiles them: up to a minute; later starts load them in a second)")
         self.warmup_s = warm_up()
         if self.live_mixer is not None:
             t0 = time.perf_counter()

@@ -21,7 +21,7 @@ from liveai.analysis.levels import LevelAnalyzer
 from liveai.analysis.onsets import OnsetDetector
 from liveai.analysis.rhythm import BeatTracker
 from liveai.analysis.sections import SECTION_NAMES, SectionTracker
-from liveai.dsp import beatstate, levels, loudness, rhythm
+from liveai.dsp import beathop, beatstate, levels, loudness, rhythm
 from liveai.dsp.kernel_args import KernelArgs
 from liveai.frame import new_frame
 
@@ -138,7 +138,14 @@ def _frame_hop(hop, frame, args):  # pragma: no cover - compiled
     level_analysis._level_hop(hop, frame, *level_args)
     onset_value, low_value = onset_analysis._onset_hop(history, frame, *onset_args)
     section_analysis._section_hop(frame, *section_args)
-    return rhythm_analysis._beat_hop(frame, *beat_args, onset_value, low_value, odf[2], odf[3])
+    # The beat tracker's hop as rhythm_analysis._beat_hop runs it, spelled out here: numba
+    # optimises every compiled call again with all it calls, and through that one more
+    # wrapper the first start (a cold cache) took 7 s longer.
+    code = beathop.beat_hop(*beat_args, onset_value, low_value, odf[2], odf[3],
+                            float(frame[()].rms_db))
+    if code != beathop.HOP_EXTERNAL:
+        rhythm_analysis._write(frame, beat_args[0], beat_args[1])
+    return code
 
 
 class EventLog:

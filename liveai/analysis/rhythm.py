@@ -516,8 +516,17 @@ def _beat_hop(frame, st, cfg, hmm, bars, lv, model, onset_value, low_value, mid_
     return code
 
 
-def warm_up() -> float:
-    """Compile (or load from numba's cache) the tracker's kernels; return the seconds taken."""
+def warm_up(alone: bool = False) -> float:
+    """Compile (or load from numba's cache) the tracker's kernels; return the seconds taken.
+
+    Parameters
+    ----------
+    alone : bool
+        Also the tracker's own hop call (:meth:`BeatTracker.process`). The pipeline runs the
+        hop inside its own compiled call and needs only the kernels Python calls between hops
+        (an external clock, a tap); compiling the tracker's own call from a cold cache takes
+        as long again as the rest of the analysis.
+    """
     import time
 
     from liveai.frame import new_frame
@@ -525,10 +534,11 @@ def warm_up() -> float:
     t0 = time.perf_counter()
     tr = BeatTracker(48000, 512)
     frame = new_frame()
-    tr.process(1.0, 0.0, frame)  # compiles the whole hop, every branch
+    if alone:
+        tr.process(1.0, 0.0, frame)  # compiles the whole hop, every branch
     tr._set_level(*CANDIDATES[0])
     tr.follow_external(120.0, 0.5)
-    tr.process(0.0, 0.0, frame)  # the external clock's kernels
-    tr._levels.features(120.0)
-    lvl.scores(np.zeros((1, lvl.N_FEATURES)))
+    tr._process_external(0.5)  # an external clock's hop (what finish_hop runs)
+    _write(frame, tr._st, tr._cfg)
+    _ = tr._levels.triple
     return time.perf_counter() - t0

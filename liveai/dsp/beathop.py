@@ -410,16 +410,16 @@ def set_level(st, candidates, r, meter3, meter4):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def choose_level(st, cfg, lv, model, meter3, meter4):  # pragma: no cover - compiled
+def choose_level(st, cfg, hist, visits, metre2, metre3, candidates, rows, admitted, raw, avg,
+                 scratch, w_mean, w_std, w1, b1, w2, meter3, meter4):  # pragma: no cover
     """A beat of the model: choose the reported pulse level from the accents.
 
     The candidates inside the tempo range are scored by the level model
     (:func:`liveai.dsp.pulse_level.scores`, averaged over beats); a change must lead the
     level reported now by ``level_margin`` for ``level_hold`` beats in a row, unless the level
-    reported now left the range or nothing was chosen yet. ``lv`` and ``model`` are the
-    tuples of :func:`beat_hop`.
+    reported now left the range or nothing was chosen yet. The arrays are those of
+    :func:`beat_hop`'s tuples ``lv`` and ``model``, and ``meter3``, ``meter4``.
     """
-    hist, _, visits, _, metre2, metre3, candidates, rows, admitted, raw, avg, scratch = lv
     if (not st[LISTENING] or st[EXTERNAL] or not st[BEATING] or not st[PERIOD]
             or not st[WANT_FEATURES]):
         return
@@ -432,7 +432,7 @@ def choose_level(st, cfg, lv, model, meter3, meter4):  # pragma: no cover - comp
     st[ROWS_NEW] = 1.0
     if not st[CHOOSE_LEVEL]:
         return
-    pl.scores(rows, model[0], model[1], model[2], model[3], model[4], raw)
+    pl.scores(rows, w_mean, w_std, w1, b1, w2, raw)
     if not st[SCORES_INIT]:
         avg[:] = raw
         st[SCORES_INIT] = 1.0
@@ -469,18 +469,24 @@ def choose_level(st, cfg, lv, model, meter3, meter4):  # pragma: no cover - comp
 
 
 @njit(cache=True, nogil=True)
-def model_beat(st, cfg, steady_frames, lv, model, meter3, meter4):  # pragma: no cover
-    """A beat of the model: the breakdown grid, the accent patterns, the pulse level."""
+def model_beat(st, cfg, steady_frames, hist, peak, visits, count, metre2, metre3, candidates,
+               rows, admitted, raw, avg, scratch, w_mean, w_std, w1, b1, w2, meter3,
+               meter4):  # pragma: no cover - compiled
+    """A beat of the model: the breakdown grid, the accent patterns, the pulse level.
+
+    The arrays are those of :func:`beat_hop`'s tuples (passed one by one: numba compiles
+    functions that take big tuples of arrays many times slower).
+    """
     if st[CONFIDENT_FRAMES] >= cfg[C_COAST_ARM_BEATS] * st[PERIOD]:
         steady_beat(st, cfg, steady_frames)
         st[ANCHOR_ACTIVITY] = st[S_A] / max(st[S_W], 1e-9)
-    hist, peak, visits, count, metre2, metre3 = lv[0], lv[1], lv[2], lv[3], lv[4], lv[5]
     slot = int(st[HMM_SLOT])
     pl.end_beat(hist, peak, visits, count, metre2, metre3, slot, cfg[C_NEW_WEIGHT],
                 cfg[C_METRE_DECAY])
     st[HMM_SLOT] = (slot + 1) % peak.shape[0]
     st[HALF_FIRED] = 0.0
-    choose_level(st, cfg, lv, model, meter3, meter4)
+    choose_level(st, cfg, hist, visits, metre2, metre3, candidates, rows, admitted, raw, avg,
+                 scratch, w_mean, w_std, w1, b1, w2, meter3, meter4)
 
 
 @njit(cache=True, nogil=True)
@@ -565,13 +571,17 @@ def beat_hop(st, cfg, hmm, bars, lv, model, onset_value, low_value, mid_value, h
     """
     alpha, pred, offsets, intervals, beat_len, tm, tempo_weight, marg, info = hmm
     beat_frames, meter3, meter4, steady_frames = bars
+    hist, peak, visits, count, metre2, metre3, candidates, rows, admitted, raw, avg, scratch = lv
+    w_mean, w_std, w1, b1, w2 = model
     code = hop_start(st, cfg, alpha, pred, offsets, intervals, beat_len, tm, tempo_weight, marg,
                      info, beat_frames, meter3, meter4, onset_value, low_value, level_db)
     if code == HOP_EXTERNAL:
         return code
     at_model_beat = code == HOP_MODEL_BEAT
     if at_model_beat:
-        model_beat(st, cfg, steady_frames, lv, model, meter3, meter4)
-    if hop_end(st, cfg, lv[1], meter3, meter4, low_value, mid_value, high_value, at_model_beat):
+        model_beat(st, cfg, steady_frames, hist, peak, visits, count, metre2, metre3,
+                   candidates, rows, admitted, raw, avg, scratch, w_mean, w_std, w1, b1, w2,
+                   meter3, meter4)
+    if hop_end(st, cfg, peak, meter3, meter4, low_value, mid_value, high_value, at_model_beat):
         return HOP_BEAT
     return HOP_QUIET
