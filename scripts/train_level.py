@@ -21,7 +21,10 @@ The shipped model was made with (FluidSynth grooves, metronomes and the syntheti
     $P $S/render_grooves.py .cache/grooves
     $P $S/train_level.py --train .cache/midi_train --train .cache/midi_train2 \
         --train .cache/midi_click --train .cache/grooves --test .cache/midi_test \
-        --folds 2 --write liveai/analysis/level_model.py
+        --folds 2 --l2 0.003 --write liveai/analysis/level_model.py
+
+The analysis of each file is cached in ``.cache/level_inputs`` by file name and time: delete it
+after changing the onset or rhythm detection functions.
 """
 
 from __future__ import annotations

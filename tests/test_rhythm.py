@@ -662,3 +662,69 @@ def test_a_breakdown_keeps_the_grooves_beat(rng):
     assert 60.0 / np.median(np.diff(inside)) == pytest.approx(bpm, rel=0.02)
     after = [b for b in log.beats if b > end + 2.0]
     assert f_measure(after, [g for g in grid if g > end + 2.0]) >= 0.9
+
+
+# -- the compiled hop -----------------------------------------------------------------------------
+
+def test_beat_kernel_state_names_match_their_indices():
+    """The tracker's state and settings arrays are indexed by named constants: every name in
+    STATE_NAMES / CFG_NAMES is the constant of its index, and the tracker's attributes land
+    there."""
+    from liveai.analysis.rhythm import BeatTracker
+    from liveai.dsp import beathop as bh
+
+    for i, name in enumerate(bh.STATE_NAMES):
+        assert getattr(bh, name.upper()) == i, name
+    for i, name in enumerate(bh.CFG_NAMES):
+        assert getattr(bh, "C_" + name.upper()) == i, name
+    assert len(bh.STATE_NAMES) == bh.N_STATE and len(bh.CFG_NAMES) == bh.N_CFG
+    tr = BeatTracker(SR, HOP)
+    tr.period = 41.5
+    tr.beat_in_bar = 2
+    assert tr._st[bh.PERIOD] == 41.5 and tr._st[bh.BEAT_IN_BAR] == 2.0
+    assert tr._cfg[bh.C_HOP_S] == HOP / SR and not np.any(np.isnan(tr._cfg))
+
+
+def test_pipeline_beats_are_the_trackers_own():
+    """The pipeline runs the beat tracker inside its one compiled hop call: every hop's tempo,
+    beat and bar fields equal those of a tracker run alone on the same detection functions."""
+    from liveai.analysis.rhythm import BeatTracker
+
+    sr = 44100
+    x = DemoGroove(sr, channels=1).read(sr * 40)
+    fa = FrameAnalyzer(sr, HOP, 2048)
+    alone = BeatTracker(sr, HOP)
+    fused, own = new_frame(), new_frame()
+    fields = ("tempo_bpm", "tempo_confidence", "beat_count", "beat_phase", "next_beat_s",
+              "bar_count", "beat_in_bar", "beats_per_bar", "bar_phase")
+    for i in range(0, x.shape[0] - HOP + 1, HOP):
+        fa.process_hop(np.ascontiguousarray(x[i : i + HOP]), fused)
+        own["rms_db"] = fused["rms_db"]
+        odf = fa.onsets.odf
+        alone.process(fa.onsets.rhythm_odf[0], odf[1], own, odf[2], odf[3])
+        for name in fields:
+            assert fused[name] == own[name], (name, i)
+    assert int(fused["beat_count"]) > 60 and int(fused["bar_count"]) > 10
+
+
+def test_pipeline_follows_a_new_channel_count():
+    """A stream that turns from mono to stereo: the hop call's arguments are gathered again
+    (the level analyser resized its loudness state), and the loudness counts both channels,
+    as an analyser built for stereo does."""
+    from liveai.analysis.levels import LevelAnalyzer
+
+    rng = np.random.default_rng(5)
+    fa = FrameAnalyzer(SR, HOP, 2048)
+    fused = new_frame()
+    for _ in range(20):
+        fa.process_hop((0.1 * rng.standard_normal((HOP, 1))).astype(np.float32), fused)
+    stereo = LevelAnalyzer(SR, HOP, 2048, channels=2)
+    ref = new_frame()
+    x = np.zeros((HOP, 2), dtype=np.float32)
+    for _ in range(400):  # past the 3 s loudness window
+        x[:, 0] = 0.2 * rng.standard_normal(HOP)
+        x[:, 1] = 0.05 * rng.standard_normal(HOP)
+        fa.process_hop(x, fused)
+        stereo.process_hop(x, ref)
+    assert fused["loudness_lufs"] == pytest.approx(float(ref["loudness_lufs"]), abs=1e-4)
+    assert fused["momentary_lufs"] == pytest.approx(float(ref["momentary_lufs"]), abs=1e-4)

@@ -25,7 +25,7 @@ ONSET_BANDS_HZ = ((30.0, 16000.0), (30.0, 150.0), (150.0, 2500.0), (5000.0, 1600
 #: Upper edge of the low bands of the rhythm detection function (kick, bass), Hz.
 RHYTHM_LOW_HZ = 200.0
 #: Weight of each low band against any other band in the rhythm detection function.
-RHYTHM_LOW_WEIGHT = 4.0
+RHYTHM_LOW_WEIGHT = 2.0
 
 
 class OnsetDetector:
