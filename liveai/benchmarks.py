@@ -305,6 +305,9 @@ def _liveai_stage_us(x: np.ndarray, sr: int, hop: int) -> dict[str, float]:
             total += time.perf_counter_ns() - t0
     finally:
         pipeline._frame_hop = fused
+    from liveai.analysis.rhythm import warm_up as warm_beats
+
+    warm_beats(alone=True)  # the tracker's own hop call (the pipeline runs it in its own)
     levels = LevelAnalyzer(sr, hop, 2048)
     onsets = OnsetDetector(sr, 2048, hop)
     sections = SectionTracker(sr, hop)
@@ -470,6 +473,7 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
     def fmt(s: dict, keys: tuple[str, ...]) -> str:
         return " ".join(f"{s[k]:5.2f}" if k in s else "   - " for k in keys)
 
+    groups: dict[str, list[tuple[dict, dict]]] = {}
     for name, x, sr, ann in material:
         log.warning("bench analysis: %s", name)
         ours, t1 = _liveai_events(x, sr, hop)
@@ -480,6 +484,21 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
         lines.append(f"{name[:38]:38} {x.shape[0] / sr:6.1f} | "
                      f"{fmt(s1, ('F', 'CMLt', 'AMLt', 'onsetF', 'downF')):>33} | "
                      f"{fmt(s2, ('F', 'CMLt', 'AMLt', 'onsetF')):>26}")
+        if "/" in name and "F" in s1:  # an annotated file: its folder's means below
+            folder = name.split("/")[0]
+            groups.setdefault(folder, []).append((s1, s2))
+            for kind in ("dry", "hall"):  # the renderers' two versions of each groove
+                if Path(name).stem.endswith("_" + kind):
+                    groups.setdefault(f"{folder} ({kind})", []).append((s1, s2))
+    for group, rows in sorted(groups.items()):
+        if len(rows) < 2:
+            continue
+        mean = [{k: float(np.mean([r[i][k] for r in rows if k in r[i]]))
+                 for k in ("F", "CMLt", "AMLt", "onsetF", "downF") if k in rows[0][i]}
+                for i in (0, 1)]
+        lines.append(f"{'mean: ' + group + f', {len(rows)} files':38} {'':6} | "
+                     f"{fmt(mean[0], ('F', 'CMLt', 'AMLt', 'onsetF', 'downF')):>33} | "
+                     f"{fmt(mean[1], ('F', 'CMLt', 'AMLt', 'onsetF')):>26}")
     lines.append(f"speed: liveai {audio_s / t_live:7.0f}x real time (full analysis), aubio "
                  f"{audio_s / t_aubio:7.0f}x (tempo + onsets); ratio liveai/aubio "
                  f"{t_aubio / t_live:5.2f}")

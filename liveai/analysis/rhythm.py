@@ -61,9 +61,11 @@ IBI_BEATS = 8
 #: cycle) to switch to 3 beats per bar.
 METER_MIN_CONTRAST = 0.5
 METER_RATIO = 1.5
-#: Breakdowns: below this confidence, while the music plays on (mean activation at least
-#: COAST_MIN_ACTIVITY, or the hop at least COAST_MIN_DB dBFS: pads have few onsets), a
-#: confident beat holds its tempo and phase for up to COAST_BEATS beats.
+#: Breakdowns: below COAST_BELOW confidence, or with the mean activation under COAST_FADE of
+#: the groove's, while the music plays on (mean activation at least COAST_MIN_ACTIVITY, or the
+#: hop at least COAST_MIN_DB dBFS: pads have few onsets), a beat that was confident and steady
+#: for COAST_ARM_BEATS beats (within COAST_STEADY) holds its tempo and phase for up to
+#: COAST_BEATS beats.
 COAST_BELOW = 0.2
 COAST_FADE = 0.5
 COAST_MIN_ACTIVITY = 0.01
@@ -122,7 +124,10 @@ class BeatTracker:
     (before it saw the hop) than on average, over about two seconds. Predictions know nothing
     about noise (lift 1); periodic onsets raise it, in a reverberant room too; silence has none.
     A confident, steady beat that loses its pulse while the music plays on (a breakdown) keeps
-    its tempo and phase for a while (:meth:`_coast`).
+    its tempo and phase for a while (:func:`liveai.dsp.beathop.coast`).
+
+    Each hop is one compiled call (:mod:`liveai.dsp.beathop`) on the state array ``_st``, which
+    the attributes below read and write by name; the pipeline runs it inside its own hop call.
 
     An external clock (:meth:`follow_external`) takes over tempo, beats and bars while it runs.
 
@@ -180,7 +185,6 @@ class BeatTracker:
     _anchor_frame = _State()
     _anchor_period = _State()
     _anchor_activity = _State()
-    choose_level = _State(bool)
 
     def __init__(self, sample_rate_hz: int, hop_length: int,
                  bpm_range: tuple[float, float] = (60.0, 200.0), beats_per_bar: int = 4,
@@ -261,6 +265,16 @@ class BeatTracker:
         self.reset()
 
     @property
+    def choose_level(self) -> bool:
+        """Report the pulse level people tap (False: the model's own)."""
+        return bool(self._st[bh.CHOOSE_LEVEL])
+
+    @choose_level.setter
+    def choose_level(self, on: bool) -> None:
+        self._st[bh.CHOOSE_LEVEL] = bool(on)
+        self._want_features()
+
+    @property
     def level_log(self) -> list | None:
         """None, or a list that records the level model's training data.
 
@@ -275,6 +289,7 @@ class BeatTracker:
         self._want_features()
 
     def _want_features(self) -> None:
+        # The candidates' features are computed only when something chooses or records them.
         self._st[bh.WANT_FEATURES] = self.choose_level or self._level_log is not None
 
     def reset(self) -> None:
@@ -286,8 +301,7 @@ class BeatTracker:
         self._steady_frames[:] = 0.0
         choose = self.choose_level
         self._st[:] = 0.0  # every counter, average and flag
-        self.choose_level = choose
-        self._want_features()
+        self.choose_level = choose  # a setting, not history
         self.beats_per_bar = self._default_bpb
         self.beat_in_bar = -1  # unknown until the downbeat is found
         self._downbeat_pos = -1
