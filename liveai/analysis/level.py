@@ -54,6 +54,7 @@ def features(fine: np.ndarray, model_bpm: float) -> tuple[np.ndarray, np.ndarray
     fine : np.ndarray, shape (N_SLOTS * N_FINE, N_BANDS)
         Peak per eighth of the model's beat over its last 8 beats (slot-major).
     model_bpm : float
+        The model's tempo (the candidates' tempi are its multiples).
 
     Returns
     -------

@@ -110,8 +110,9 @@ class FrameAnalyzer:
 
 
 # numba's cache checks only the file a function is defined in: after editing a kernel this one
-# calls (in dsp/ or another analysis module), clear NUMBA_CACHE_DIR, or this call keeps the old
-# code. (The same holds for every kernel that calls into another module.)
+# calls (in dsp/ or another analysis module), or the beat tracker's state tables
+# (dsp/beathop.py: STATE_NAMES, CFG_NAMES, compiled in as constants), clear NUMBA_CACHE_DIR, or
+# this call keeps the old code. (The same holds for every kernel that calls into another module.)
 @njit(cache=True, nogil=True)
 def _frame_hop(hop, frame, args):  # pragma: no cover - compiled
     """Levels, onsets, sections and beats of one hop in one compiled call, each writing ``frame``.

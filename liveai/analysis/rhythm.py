@@ -79,8 +79,8 @@ COAST_STEADY = 0.03
 COAST_END_CONFIDENCE = 0.8
 COAST_BACK_ACTIVITY = 0.7
 #: The grid a breakdown holds is fitted through the steady beats before it, leaving out the
-#: last ANCHOR_SKIP (where the pulse may already be fading); a coast starts only when the last
-#: of them is at most COAST_ANCHOR_BEATS beats old.
+#: last ANCHOR_SKIP (where the pulse may already be fading); a coast starts only when that fit
+#: was made at most COAST_ANCHOR_BEATS beats ago.
 ANCHOR_SKIP = 3
 COAST_ANCHOR_BEATS = 8.0
 #: Metrical level (:mod:`liveai.analysis.level`): a change of the reported pulse level (the
@@ -221,7 +221,7 @@ class BeatTracker:
         self._level_log: list | None = None
         self._default_bpb = int(beats_per_bar)
         self._meter_energy = {3: np.zeros(3), 4: np.zeros(4)}
-        self._steady_frames = np.zeros(16)
+        self._steady_frames = np.zeros((2, 16))  # the steady beats' hops and activity
         self._st = np.zeros(bh.N_STATE)
         cfg = {
             "fps": self.fps, "hop_s": self.hop_s,
@@ -354,6 +354,7 @@ class BeatTracker:
         self.confidence = max(self.confidence, BEATS_ON_CONFIDENCE)
         self.beating = True
         self._hold_frames = int(16 * period)
+        self._coast_frames = 0  # the performer's beat replaces a breakdown's held grid
 
     def nudge(self, ms: float) -> None:
         """Move the beat grid later (ms > 0) or earlier (ms < 0) by ``ms`` milliseconds."""
@@ -361,8 +362,10 @@ class BeatTracker:
         if frames == 0:
             return
         self.since_beat -= frames
-        # Later: every state's position moves back by that many hops.
+        # Later: every state's position moves back by that many hops, and so does the grid a
+        # breakdown holds (during a coast it sets the phase every hop).
         bs.shift_phase(self._alpha, self._scratch, self._offsets, self._intervals, frames)
+        self._anchor_frame += frames
 
     def resync(self) -> None:
         """The next beat is the first of a bar (the downbeat), from now on."""
@@ -489,7 +492,10 @@ class BeatTracker:
         return code == bh.HOP_BEAT
 
     def _set_level(self, level: float, parity: int, shift: float) -> None:
-        """Report the candidate level (ratio, parity, shift) of CANDIDATES from now on."""
+        """Report the candidate level (ratio, parity, shift) from now on.
+
+        (level, parity, shift) must be one of CANDIDATES (parity -1 unless level is 0.5).
+        """
         bh.set_level(self._st, lvl.CANDIDATE_ARRAY, CANDIDATES.index((level, parity, shift)),
                      self._meter_energy[3], self._meter_energy[4])
 

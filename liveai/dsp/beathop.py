@@ -123,12 +123,16 @@ def restore_anchor(st, cfg, alpha, offsets, intervals):  # pragma: no cover - co
 def coast(st, cfg, activity, level_db, alpha, offsets, intervals):  # pragma: no cover
     """Keep the beat through a breakdown: the pulse fades while the music plays on.
 
-    When a confident beat loses its confidence while there is still activity (``activity``,
-    the mean activation, or the hop's level ``level_db``: pads have few onsets), the tracker
-    stops listening and keeps the tempo and phase for up to ``coast_beats`` beats, firing
-    beats; a returning pulse that fits the grid, the coast's end or silence ends it. It is
-    armed by ``coast_arm_beats`` confident beats in a row at a steady tempo (within
-    ``coast_steady``): a rubato has no tempo to hold.
+    When a confident beat loses its confidence (below ``coast_below``) or its onsets thin
+    (``activity``, the mean activation, under ``coast_fade`` of the groove's at the end of the
+    fitted grid) while there is still music (activity at least ``coast_min_activity``, or the
+    hop's level ``level_db`` at least ``coast_min_db``: pads have few onsets), the tracker stops
+    listening and holds the grid fitted through the steady beats before it
+    (:func:`steady_beat`, at most ``coast_anchor_beats`` old) for up to ``coast_beats`` beats,
+    firing beats; a returning pulse (confident for a beat, onsets back to
+    ``coast_back_activity`` of the groove's), the coast's end or silence ends it. It is armed by
+    ``coast_arm_beats`` confident beats in a row at a steady tempo (within ``coast_steady``): a
+    rubato has no tempo to hold.
     """
     period = st[PERIOD]
     if st[CONFIDENCE] >= cfg[C_BEATS_ON] and period:
@@ -210,10 +214,10 @@ def hop_start(st, cfg, alpha, pred, offsets, intervals, beat_len, tm, tempo_weig
               level_db):  # pragma: no cover - compiled
     """The first half of a hop: the HMM, the confidence, the coast and the model's beat.
 
-    Returns HOP_EXTERNAL (nothing else done after the activation: an external clock runs the
-    beat), HOP_MODEL_BEAT (the model's pointer started a beat in this hop) or HOP_QUIET. This
-    hop's model interval, position, phase and activation are left in ``st`` for
-    :func:`hop_end`.
+    Returns HOP_EXTERNAL (an external clock runs the beat: only the activation and the bar
+    credit of the low band are done), HOP_MODEL_BEAT (the model's pointer started a beat in
+    this hop) or HOP_QUIET. This hop's model interval, position, phase and activation are left
+    in ``st`` for :func:`hop_end`.
     """
     st[FRAMES] += 1
     st[ROWS_NEW] = 0.0
@@ -339,22 +343,25 @@ def on_beat(st, cfg, meter3, meter4):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def steady_beat(st, cfg, steady_frames):  # pragma: no cover - compiled
+def steady_beat(st, cfg, steady):  # pragma: no cover - compiled
     """A steady, confident beat of the model: the grid a breakdown's coast will hold.
 
-    ``steady_frames`` (n,) keeps the hops of the current steady stretch's last beats (a ring);
-    the grid is the least-squares line through them, leaving out the last ``anchor_skip``
-    (the pulse may already be fading there): ``st[ANCHOR_PERIOD]`` hops per beat through a
-    beat at hop ``st[ANCHOR_FRAME]``.
+    ``steady`` (2, n) keeps, for the current steady stretch's last beats (a ring), their hops
+    and the mean activation then. The grid is the least-squares line through the hops, leaving
+    out the last ``anchor_skip`` (the pulse may already be fading there): ``st[ANCHOR_PERIOD]``
+    hops per beat through a beat at hop ``st[ANCHOR_FRAME]``; ``st[ANCHOR_ACTIVITY]`` is the
+    mean activation at that beat (what a fading breakdown is measured against) and
+    ``st[LAST_STEADY]`` the hop of this fit.
     """
-    size = steady_frames.shape[0]
+    hops = steady[0]
+    size = hops.shape[0]
     n = int(st[N_STEADY])
     frames = st[FRAMES]
     period = st[PERIOD]
-    if n and abs(frames - steady_frames[(n - 1) % size] - period) > 0.25 * period:
+    if n and abs(frames - hops[(n - 1) % size] - period) > 0.25 * period:
         n = 0  # not the next beat of the same stretch: start again
-    steady_frames[n % size] = frames
-    st[LAST_STEADY] = frames
+    hops[n % size] = frames
+    steady[1, n % size] = st[S_A] / max(st[S_W], 1e-9)
     n += 1
     st[N_STEADY] = n
     kept = min(n, size)
@@ -365,17 +372,19 @@ def steady_beat(st, cfg, steady_frames):  # pragma: no cover - compiled
     k_mean = 0.5 * (use - 1)
     f_mean = 0.0
     for i in range(use):
-        f_mean += steady_frames[(first + i) % size]
+        f_mean += hops[(first + i) % size]
     f_mean /= use
     sxy = 0.0
     sxx = 0.0
     for i in range(use):
         dk = i - k_mean
-        sxy += dk * (steady_frames[(first + i) % size] - f_mean)
+        sxy += dk * (hops[(first + i) % size] - f_mean)
         sxx += dk * dk
     slope = sxy / sxx  # hops per beat
     st[ANCHOR_PERIOD] = slope
     st[ANCHOR_FRAME] = f_mean + slope * (use - 1 - k_mean)
+    st[ANCHOR_ACTIVITY] = steady[1, (first + use - 1) % size]
+    st[LAST_STEADY] = frames
 
 
 @njit(cache=True, nogil=True)
@@ -479,7 +488,6 @@ def model_beat(st, cfg, steady_frames, hist, peak, visits, count, metre2, metre3
     """
     if st[CONFIDENT_FRAMES] >= cfg[C_COAST_ARM_BEATS] * st[PERIOD]:
         steady_beat(st, cfg, steady_frames)
-        st[ANCHOR_ACTIVITY] = st[S_A] / max(st[S_W], 1e-9)
     slot = int(st[HMM_SLOT])
     pl.end_beat(hist, peak, visits, count, metre2, metre3, slot, cfg[C_NEW_WEIGHT],
                 cfg[C_METRE_DECAY])
@@ -549,7 +557,7 @@ def beat_hop(st, cfg, hmm, bars, lv, model, onset_value, low_value, mid_value, h
     bars : tuple
         beat_frames (n_ibi + 1,): the hops of the model's last beats; meter3 (3,), meter4 (4,):
         the low band at each reported beat by its position in cycles of 3 and 4 beats;
-        steady_frames (n,): the ring of :func:`steady_beat`.
+        steady_frames (2, n): the ring of :func:`steady_beat`.
     lv : tuple
         The metrical level (:mod:`liveai.dsp.pulse_level`): hist, peak, visits, count,
         metre2, metre3 (as :func:`liveai.dsp.pulse_level.end_beat`), candidates
