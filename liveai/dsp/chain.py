@@ -83,6 +83,17 @@ def _pass_identity(scratch, frames, zs, c, b):  # pragma: no cover - compiled
     z[2], z[3] = z[0], z[1]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _df1(b0, b1, b2, a1, a2, v, x1, x2, y1, y2):  # pragma: no cover - compiled
+    """One DF-I biquad step on input ``v``: ``(y, x1, x2, y1, y2)`` after it.
+
+    Every band path of the chain runs its samples through this one step (inlined, so the
+    interleaved paths keep their recurrences in registers), so they compute the same numbers.
+    """
+    y = b0 * v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
+    return y, v, x1, y, y1
+
+
 @njit(cache=True, nogil=True)
 def _band_one(scratch, frames, coef_cur, zs, p_coef, s, c, b, a_s, settled):  # pragma: no cover
     """One band of one channel over the block (DF-I), gliding its coefficients if not settled."""
@@ -93,11 +104,7 @@ def _band_one(scratch, frames, coef_cur, zs, p_coef, s, c, b, a_s, settled):  # 
     if settled:
         for i in range(frames):
             v = scratch[i, c, 0]
-            y = b0 * v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
-            x2 = x1
-            x1 = v
-            y2 = y1
-            y1 = y
+            y, x1, x2, y1, y2 = _df1(b0, b1, b2, a1, a2, v, x1, x2, y1, y2)
             scratch[i, c, 0] = y
     else:
         t0, t1, t2, t3, t4 = (p_coef[s, c, b, 0], p_coef[s, c, b, 1], p_coef[s, c, b, 2],
@@ -109,11 +116,7 @@ def _band_one(scratch, frames, coef_cur, zs, p_coef, s, c, b, a_s, settled):  # 
             a1 += a_s * (t3 - a1)
             a2 += a_s * (t4 - a2)
             v = scratch[i, c, 0]
-            y = b0 * v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
-            x2 = x1
-            x1 = v
-            y2 = y1
-            y1 = y
+            y, x1, x2, y1, y2 = _df1(b0, b1, b2, a1, a2, v, x1, x2, y1, y2)
             scratch[i, c, 0] = y
         cb[0], cb[1], cb[2], cb[3], cb[4] = b0, b1, b2, a1, a2
     z[0], z[1], z[2], z[3] = x1, x2, y1, y2
@@ -134,16 +137,8 @@ def _band_pair(scratch, frames, coef_cur, zs, c, b):  # pragma: no cover - compi
     for i in range(frames):
         u = scratch[i, c, 0]
         v = scratch[i, c + 1, 0]
-        yp = pb0 * u + pb1 * px1 + pb2 * px2 - pa1 * py1 - pa2 * py2
-        yq = qb0 * v + qb1 * qx1 + qb2 * qx2 - qa1 * qy1 - qa2 * qy2
-        px2 = px1
-        px1 = u
-        py2 = py1
-        py1 = yp
-        qx2 = qx1
-        qx1 = v
-        qy2 = qy1
-        qy1 = yq
+        yp, px1, px2, py1, py2 = _df1(pb0, pb1, pb2, pa1, pa2, u, px1, px2, py1, py2)
+        yq, qx1, qx2, qy1, qy2 = _df1(qb0, qb1, qb2, qa1, qa2, v, qx1, qx2, qy1, qy2)
         scratch[i, c, 0] = yp
         scratch[i, c + 1, 0] = yq
     zp[0], zp[1], zp[2], zp[3] = px1, px2, py1, py2
@@ -173,54 +168,22 @@ def _band_quad(scratch, frames, coef_cur, zs, c, b):  # pragma: no cover - compi
     if frames > 0:
         u = scratch[0, c, 0]
         v = scratch[0, c + 1, 0]
-        yp = pb0 * u + pb1 * px1 + pb2 * px2 - pa1 * py1 - pa2 * py2
-        yq = qb0 * v + qb1 * qx1 + qb2 * qx2 - qa1 * qy1 - qa2 * qy2
-        px2 = px1
-        px1 = u
-        py2 = py1
-        py1 = yp
-        qx2 = qx1
-        qx1 = v
-        qy2 = qy1
-        qy1 = yq
+        _, px1, px2, py1, py2 = _df1(pb0, pb1, pb2, pa1, pa2, u, px1, px2, py1, py2)
+        _, qx1, qx2, qy1, qy2 = _df1(qb0, qb1, qb2, qa1, qa2, v, qx1, qx2, qy1, qy2)
     for i in range(1, frames):
         # band b + 1 on band b's output of sample i - 1
-        yr = rb0 * py1 + rb1 * rx1 + rb2 * rx2 - ra1 * ry1 - ra2 * ry2
-        ys = sb0 * qy1 + sb1 * sx1 + sb2 * sx2 - sa1 * sy1 - sa2 * sy2
-        rx2 = rx1
-        rx1 = py1
-        ry2 = ry1
-        ry1 = yr
-        sx2 = sx1
-        sx1 = qy1
-        sy2 = sy1
-        sy1 = ys
+        yr, rx1, rx2, ry1, ry2 = _df1(rb0, rb1, rb2, ra1, ra2, py1, rx1, rx2, ry1, ry2)
+        ys, sx1, sx2, sy1, sy2 = _df1(sb0, sb1, sb2, sa1, sa2, qy1, sx1, sx2, sy1, sy2)
         scratch[i - 1, c, 0] = yr
         scratch[i - 1, c + 1, 0] = ys
         # band b on sample i
         u = scratch[i, c, 0]
         v = scratch[i, c + 1, 0]
-        yp = pb0 * u + pb1 * px1 + pb2 * px2 - pa1 * py1 - pa2 * py2
-        yq = qb0 * v + qb1 * qx1 + qb2 * qx2 - qa1 * qy1 - qa2 * qy2
-        px2 = px1
-        px1 = u
-        py2 = py1
-        py1 = yp
-        qx2 = qx1
-        qx1 = v
-        qy2 = qy1
-        qy1 = yq
+        _, px1, px2, py1, py2 = _df1(pb0, pb1, pb2, pa1, pa2, u, px1, px2, py1, py2)
+        _, qx1, qx2, qy1, qy2 = _df1(qb0, qb1, qb2, qa1, qa2, v, qx1, qx2, qy1, qy2)
     if frames > 0:
-        yr = rb0 * py1 + rb1 * rx1 + rb2 * rx2 - ra1 * ry1 - ra2 * ry2
-        ys = sb0 * qy1 + sb1 * sx1 + sb2 * sx2 - sa1 * sy1 - sa2 * sy2
-        rx2 = rx1
-        rx1 = py1
-        ry2 = ry1
-        ry1 = yr
-        sx2 = sx1
-        sx1 = qy1
-        sy2 = sy1
-        sy1 = ys
+        yr, rx1, rx2, ry1, ry2 = _df1(rb0, rb1, rb2, ra1, ra2, py1, rx1, rx2, ry1, ry2)
+        ys, sx1, sx2, sy1, sy2 = _df1(sb0, sb1, sb2, sa1, sa2, qy1, sx1, sx2, sy1, sy2)
         scratch[frames - 1, c, 0] = yr
         scratch[frames - 1, c + 1, 0] = ys
     zp[0], zp[1], zp[2], zp[3] = px1, px2, py1, py2
