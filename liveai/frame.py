@@ -225,13 +225,16 @@ class SharedRecord:
             The sequence number of the frame read (even), or -1 when no consistent copy was made
             (``out`` then keeps what it had: the last good frame).
         """
-        scratch = self._scratch
+        # Local references: close() from another thread drops the attributes, not the memory.
+        scratch, frame, seq = self._scratch, self._frame, self._seq
+        if seq is None or frame is None or scratch is None:  # closed: nothing new to read
+            return -1
         for _ in range(max_tries):
-            s1 = int(self._seq)
+            s1 = int(seq)
             if s1 & 1:
                 continue
-            scratch[...] = self._frame
-            if int(self._seq) == s1:
+            scratch[...] = frame
+            if int(seq) == s1:
                 out[...] = scratch
                 return s1
         return -1
@@ -243,8 +246,9 @@ class SharedRecord:
 
     @property
     def engine_heartbeat_ns(self) -> int:
-        """``time.monotonic_ns()`` of the engine's last publish."""
-        return int(self._header["engine_heartbeat_ns"])
+        """``time.monotonic_ns()`` of the engine's last publish (0 once closed)."""
+        header = self._header
+        return 0 if header is None else int(header["engine_heartbeat_ns"])
 
     @property
     def stop_requested(self) -> bool:

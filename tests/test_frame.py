@@ -89,3 +89,18 @@ def test_failed_read_keeps_the_last_good_frame():
         assert out["frame_index"] == 7
     finally:
         rec.close()
+
+
+def test_a_reader_thread_outliving_the_record_reads_nothing_and_keeps_its_frame():
+    # The MIDI clock's and Link's threads may read once more after the engine closed the record.
+    rec = SharedRecord.create()
+    frame = new_frame()
+    frame["frame_index"] = 9
+    rec.publish(frame)
+    out = new_frame()
+    assert rec.read(out) == 2
+    rec.close()
+    assert rec.read(out) == -1
+    assert out["frame_index"] == 9
+    assert rec.engine_heartbeat_ns == 0
+    rec.publish(frame)  # a late publish is dropped, not an error
