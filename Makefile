@@ -1,5 +1,5 @@
 # liveai: `make run` sets everything up and runs the show; `make test` sets up and runs the tests.
-.PHONY: setup run test lint bench bench-setup clean
+.PHONY: setup run test lint bench bench-setup bench-madmom clean
 
 ARGS ?=
 
@@ -24,6 +24,12 @@ bench: setup
 bench-setup: setup
 	.venv/bin/python -m pip install -q -e '.[test,bench]'
 	.venv/bin/liveai bench analysis $(ARGS)
+
+# the same, with madmom's online beat tracker beside (its own virtualenv: it needs numpy < 1.24)
+bench-madmom: setup
+	.venv/bin/python -m pip install -q -e '.[test,bench]'
+	scripts/setup_madmom.sh .cache/madmom-venv
+	.venv/bin/liveai bench analysis --madmom .cache/madmom-venv/bin/python $(ARGS)
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info

@@ -196,8 +196,8 @@ def _report(results: list[CallbackTiming], block_size: int, sample_rate_hz: int,
 
 
 # -- liveai bench analysis ------------------------------------------------------------------------
-def _annotated_files(data_dirs: list[Path]) -> list[tuple[str, np.ndarray, int, dict]]:
-    """Find annotated audio under the folders.
+def _annotated_files(data_dirs: list[Path]) -> list[tuple[str, np.ndarray, int, dict, Path]]:
+    """Find annotated audio under the folders: ``(name, audio, rate, annotations, path)``.
 
     ``NAME.wav`` beside ``NAME.beats`` (time [beat-in-bar] per line) and/or ``NAME.onsets``
     (one time per line); ``#`` starts a comment.
@@ -234,7 +234,7 @@ def _annotated_files(data_dirs: list[Path]) -> list[tuple[str, np.ndarray, int, 
             if not ann:
                 continue
             x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
-            out.append((str(wav.relative_to(folder.parent)), x, sr, ann))
+            out.append((str(wav.relative_to(folder.parent)), x, sr, ann, wav))
     return out
 
 
@@ -247,7 +247,8 @@ def _demo_material(seconds: float = 185.0, sr: int = 44100):
     beats = np.array(g.beat_times_samples, dtype=float) / sr
     beats = beats[beats < seconds]
     positions = (np.arange(beats.size) % 4) + 1
-    return ("demo groove (built in)", x, sr, {"beats": np.stack([beats, positions], axis=1)})
+    return ("demo groove (built in)", x, sr, {"beats": np.stack([beats, positions], axis=1)},
+            None)
 
 
 def _liveai_events(x: np.ndarray, sr: int, hop: int) -> tuple[dict, float]:
@@ -348,6 +349,56 @@ def _aubio_events(x: np.ndarray, sr: int, hop: int) -> tuple[dict, float]:
     return {"beats": beats, "onsets": onsets, "bpm": float(tempo.get_bpm())}, elapsed
 
 
+def _madmom_beats(python: str, material: list) -> list[dict]:
+    """Run madmom's online beat tracker on every material, under the interpreter ``python``.
+
+    Runs :mod:`liveai.madmom_beats` in that interpreter (a virtualenv with madmom: see
+    ``scripts/setup_madmom.sh``); audio that is not a file (the demo groove) is written to a
+    temporary wav first.
+
+    Returns
+    -------
+    list of dict
+        Per material, in order: ``{"beats": [s, ...]}`` and the processing time in ``seconds``.
+
+    Raises
+    ------
+    LiveAIError
+        When the interpreter is missing, madmom does not import, or a file fails; with
+        madmom's own last words.
+    """
+    import json
+    import subprocess
+
+    import soundfile as sf
+
+    if not Path(python).is_file():
+        raise LiveAIError(f"--madmom {python}: no such interpreter (make bench-madmom builds "
+                          "one in .cache/madmom-venv)")
+    runner = Path(__file__).with_name("madmom_beats.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, (_name, x, sr, _ann, path) in enumerate(material):
+            if path is None:
+                path = Path(tmp) / f"material{i}.wav"
+                sf.write(str(path), x, sr, subtype="FLOAT")
+            paths.append(str(Path(path).resolve()))
+        log.warning("bench analysis: madmom's online tracker on %d files (about 10x real "
+                    "time on two cores)", len(paths))
+        try:
+            done = subprocess.run([python, str(runner)], input=json.dumps(paths), text=True,
+                                  capture_output=True, check=False)
+        except OSError as exc:
+            raise LiveAIError(f"--madmom {python}: cannot run it ({exc})") from None
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or len(results) != len(paths):
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        raise LiveAIError(f"madmom's tracker failed under {python} after {len(results)} of "
+                          f"{len(paths)} files: {tail or 'no message'} (scripts/setup_madmom.sh "
+                          "builds a working one)")
+    return results
+
+
 def _scores(est: dict, ann: dict) -> dict[str, float]:
     import warnings
 
@@ -371,7 +422,7 @@ def _scores_quiet(est: dict, ann: dict, mir_eval) -> dict[str, float]:
             s["downF"] = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref_db),
                                                  mir_eval.beat.trim_beats(
                                                      np.array(est["downbeats"], dtype=float)))
-    if "onsets" in ann and ann["onsets"].size:
+    if "onsets" in ann and ann["onsets"].size and "onsets" in est:
         s["onsetF"] = mir_eval.onset.f_measure(ann["onsets"][:, 0],
                                                np.array(est["onsets"], dtype=float),
                                                window=0.05)[0]
@@ -443,8 +494,20 @@ def _startup_s(cache_dir: str) -> float:
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "beats"
 
 
-def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.0) -> list[str]:
+def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.0,
+                   madmom_python: str | None = None) -> list[str]:
     """Accuracy (mir_eval) and speed of the analysis next to aubio's causal tempo + onsets.
+
+    Parameters
+    ----------
+    data_dirs : list of Path
+        Folders of annotated audio (``NAME.wav`` with ``NAME.beats`` / ``NAME.onsets``).
+    hop : int
+        Hop of both analyses [samples].
+    latency_s : float
+        Length of the real-time latency run [s].
+    madmom_python : str, optional
+        An interpreter with madmom: its online beat tracker is scored beside (beats only).
 
     Returns
     -------
@@ -462,48 +525,58 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
 
     warm_up()  # time the analysis, not numba compiling it (start-up is reported below)
     material = [_demo_material(), *_annotated_files(data_dirs)]
+    madmom = _madmom_beats(madmom_python, material) if madmom_python else None
     lines = [f"liveai bench analysis: hop {hop} samples; beats F (70 ms), CMLt/AMLt (17.5 %), "
              "onsets F (50 ms), downbeats F (70 ms); aubio 'default' tempo+onset on the same "
-             "audio, causal",
+             "audio, causal" + ("; madmom's online RNN + DBN beats" if madmom else ""),
              f"{'material':38} {'len s':>6} | {'liveai F  CMLt  AMLt  onF  downF':>33} | "
-             f"{'aubio F  CMLt  AMLt  onF':>26}"]
+             f"{'aubio F  CMLt  AMLt  onF':>26}" + (f" | {'madmom F  CMLt  AMLt':>20}"
+                                                    if madmom else "")]
+    keys = (("F", "CMLt", "AMLt", "onsetF", "downF"), ("F", "CMLt", "AMLt", "onsetF"),
+            ("F", "CMLt", "AMLt"))
+    widths = (33, 26, 20)
     t_live = t_aubio = audio_s = 0.0
     aubio_hop_us = []
 
     def fmt(s: dict, keys: tuple[str, ...]) -> str:
         return " ".join(f"{s[k]:5.2f}" if k in s else "   - " for k in keys)
 
-    groups: dict[str, list[tuple[dict, dict]]] = {}
-    for name, x, sr, ann in material:
+    def cells(scores: tuple[dict, ...]) -> str:
+        return " | ".join(f"{fmt(sc, k):>{w}}" for sc, k, w in zip(scores, keys, widths,
+                                                                   strict=False))
+
+    groups: dict[str, list[tuple[dict, ...]]] = {}
+    for i, (name, x, sr, ann, _path) in enumerate(material):
         log.warning("bench analysis: %s", name)
         ours, t1 = _liveai_events(x, sr, hop)
         theirs, t2 = _aubio_events(x, sr, hop)
         t_live, t_aubio, audio_s = t_live + t1, t_aubio + t2, audio_s + x.shape[0] / sr
         aubio_hop_us.append(1e6 * t2 / max(x.shape[0] // hop, 1))
-        s1, s2 = _scores(ours, ann), _scores(theirs, ann)
-        lines.append(f"{name[:38]:38} {x.shape[0] / sr:6.1f} | "
-                     f"{fmt(s1, ('F', 'CMLt', 'AMLt', 'onsetF', 'downF')):>33} | "
-                     f"{fmt(s2, ('F', 'CMLt', 'AMLt', 'onsetF')):>26}")
-        if "/" in name and "F" in s1:  # an annotated file: its folder's means below
+        scores = (_scores(ours, ann), _scores(theirs, ann))
+        if madmom:
+            scores += (_scores({"beats": madmom[i]["beats"]}, ann),)
+        lines.append(f"{name[:38]:38} {x.shape[0] / sr:6.1f} | {cells(scores)}")
+        if "/" in name and "F" in scores[0]:  # an annotated file: its folder's means below
             folder = name.split("/")[0]
-            groups.setdefault(folder, []).append((s1, s2))
+            groups.setdefault(folder, []).append(scores)
             for kind in ("dry", "hall"):  # the renderers' two versions of each groove
                 if Path(name).stem.endswith("_" + kind):
-                    groups.setdefault(f"{folder} ({kind})", []).append((s1, s2))
+                    groups.setdefault(f"{folder} ({kind})", []).append(scores)
     for group, rows in sorted(groups.items()):
         if len(rows) < 2:
             continue
-        mean = [{k: float(np.mean([r[i][k] for r in rows if k in r[i]]))
-                 for k in ("F", "CMLt", "AMLt", "onsetF", "downF") if k in rows[0][i]}
-                for i in (0, 1)]
-        lines.append(f"{'mean: ' + group + f', {len(rows)} files':38} {'':6} | "
-                     f"{fmt(mean[0], ('F', 'CMLt', 'AMLt', 'onsetF', 'downF')):>33} | "
-                     f"{fmt(mean[1], ('F', 'CMLt', 'AMLt', 'onsetF')):>26}")
+        mean = tuple({k: float(np.mean([r[i][k] for r in rows if k in r[i]]))
+                      for k in keys[i] if k in rows[0][i]} for i in range(len(rows[0])))
+        lines.append(f"{'mean: ' + group + f', {len(rows)} files':38} {'':6} | {cells(mean)}")
     lines.append(f"speed: liveai {audio_s / t_live:7.0f}x real time (full analysis), aubio "
                  f"{audio_s / t_aubio:7.0f}x (tempo + onsets); ratio liveai/aubio "
                  f"{t_aubio / t_live:5.2f}")
+    if madmom:
+        madmom_s = sum(r["seconds"] for r in madmom)
+        lines.append(f"       madmom {audio_s / madmom_s:6.0f}x real time (online RNN + DBN "
+                     "beats, its own process)")
     # Where liveai's time goes, hop by hop, on the first material (the demo groove).
-    name, x, sr, _ = material[0]
+    name, x, sr, _, _ = material[0]
     us = _liveai_stage_us(x, sr, hop)
     lines.append(f"per hop ({name}, {sr} Hz): liveai {us['total']:.0f} us = levels + onsets + "
                  f"sections + beats {us['fused']:.0f} (one compiled call) + glue; aubio "

@@ -144,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
                     "the repository (repeatable)")
     bn.add_argument("--latency-seconds", type=_positive_seconds, default=10.0,
                     help="length of the real-time latency run (default 10)")
+    bn.add_argument("--madmom", metavar="PYTHON", default=None,
+                    help="also score madmom's online beat tracker, run by this interpreter "
+                    "(make bench-madmom builds one: .cache/madmom-venv/bin/python)")
     bv = bsub.add_parser("visuals", parents=[common], help="projector Python time per frame",
                          description="Draw the show offscreen (EGL) with two scenes crossfading "
                          "and report the Python time per frame and the frame time, next to bare "
@@ -429,7 +432,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         else:
             log.warning("no shared annotated data at %s: scoring the demo groove and --data "
                         "only", DEFAULT_DATA_DIR)
-        for line in bench_analysis(dirs, latency_s=args.latency_seconds):
+        for line in bench_analysis(dirs, latency_s=args.latency_seconds,
+                                   madmom_python=args.madmom):
             print(line)
         return 0
     report = bench_audio(seconds=args.seconds, block_size=args.block_size,
