@@ -14,7 +14,7 @@ MATERIAL = [("demo", np.zeros((4410, 1), np.float32), 44100, {}, None)]
 
 
 def test_a_missing_madmom_interpreter_says_how_to_build_one(tmp_path):
-    with pytest.raises(LiveAIError, match="no such interpreter.*make bench-madmom"):
+    with pytest.raises(LiveAIError, match=r"no such interpreter.*make bench-madmom"):
         _madmom_beats(str(tmp_path / "nope" / "python"), MATERIAL)
 
 
