@@ -381,10 +381,10 @@ def _madmom_beats(python: str, material: list) -> list[dict]:
         for i, (_name, x, sr, _ann, path) in enumerate(material):
             if path is None:
                 path = Path(tmp) / f"material{i}.wav"
-                sf.write(str(path), x, sr, subtype="FLOAT")
+                sf.write(str(path), x, sr, subtype="PCM_16")  # as the annotated files
             paths.append(str(Path(path).resolve()))
-        log.warning("bench analysis: madmom's online tracker on %d files (about 10x real "
-                    "time on two cores)", len(paths))
+        log.warning("bench analysis: madmom's online tracker on %d files (about 15x real "
+                    "time: minutes for a large corpus)", len(paths))
         try:
             done = subprocess.run([python, str(runner)], input=json.dumps(paths), text=True,
                                   capture_output=True, check=False)

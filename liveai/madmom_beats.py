@@ -23,9 +23,11 @@ def main():
     warnings.filterwarnings("ignore")  # pkg_resources and numpy deprecations inside madmom
     from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
 
-    rnn = RNNBeatProcessor(online=True, origin="online")
-    dbn = DBNBeatTrackingProcessor(fps=100, online=True)
     for path in json.load(sys.stdin):
+        # New processors for each file, as the command line tool runs once per file: madmom's
+        # online signal chain keeps state across calls (after a float wav it misread int16 ones).
+        rnn = RNNBeatProcessor(online=True, origin="online")
+        dbn = DBNBeatTrackingProcessor(fps=100, online=True)
         t0 = time.perf_counter()
         beats = dbn(rnn(path), reset=True)
         sys.stdout.write(json.dumps({"path": path, "beats": [float(b) for b in beats],
