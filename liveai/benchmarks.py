@@ -349,12 +349,37 @@ def _aubio_events(x: np.ndarray, sr: int, hop: int) -> tuple[dict, float]:
     return {"beats": beats, "onsets": onsets, "bpm": float(tempo.get_bpm())}, elapsed
 
 
+def madmom_interpreter(python: str) -> str:
+    """The path of the interpreter given to ``--madmom`` (a path or a command on PATH).
+
+    Raises
+    ------
+    LiveAIError
+        When there is no such interpreter; says how to build one.
+    """
+    import shutil
+
+    found = shutil.which(python)
+    if found is None:
+        raise LiveAIError(f"--madmom {python}: no such interpreter (make bench-madmom builds "
+                          "one in .cache/madmom-venv)")
+    return found
+
+
 def _madmom_beats(python: str, material: list) -> list[dict]:
     """Run madmom's online beat tracker on every material, under the interpreter ``python``.
 
     Runs :mod:`liveai.madmom_beats` in that interpreter (a virtualenv with madmom: see
-    ``scripts/setup_madmom.sh``); audio that is not a file (the demo groove) is written to a
-    temporary wav first.
+    ``scripts/setup_madmom.sh``). madmom's models take 44.1 kHz audio and read only wav files
+    at that rate (anything else needs ffmpeg), so audio that is not a 44.1 kHz file (the demo
+    groove, a 48 kHz recording) is written, resampled, to a temporary 16-bit wav first.
+
+    Parameters
+    ----------
+    python : str
+        The interpreter (a path or a command on PATH).
+    material : list of tuple
+        ``(name, audio (n_samples, n_channels), rate_hz, annotations, path or None)`` each.
 
     Returns
     -------
@@ -364,25 +389,28 @@ def _madmom_beats(python: str, material: list) -> list[dict]:
     Raises
     ------
     LiveAIError
-        When the interpreter is missing, madmom does not import, or a file fails; with
-        madmom's own last words.
+        When the interpreter is missing, madmom does not import, or a file fails; names the
+        file and gives madmom's own last words.
     """
     import json
-    import subprocess
 
     import soundfile as sf
+    from scipy.signal import resample_poly
 
-    if not Path(python).is_file():
-        raise LiveAIError(f"--madmom {python}: no such interpreter (make bench-madmom builds "
-                          "one in .cache/madmom-venv)")
+    python = madmom_interpreter(python)
     runner = Path(__file__).with_name("madmom_beats.py")
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
-        for i, (_name, x, sr, _ann, path) in enumerate(material):
-            if path is None:
+        names = []
+        for i, (name, x, sr, _ann, path) in enumerate(material):
+            if path is None or sr != 44100:
                 path = Path(tmp) / f"material{i}.wav"
-                sf.write(str(path), x, sr, subtype="PCM_16")  # as the annotated files
+                if sr != 44100:
+                    g = np.gcd(44100, sr)
+                    x = resample_poly(x, 44100 // g, sr // g, axis=0)
+                sf.write(str(path), np.clip(x, -1.0, 1.0), 44100, subtype="PCM_16")
             paths.append(str(Path(path).resolve()))
+            names.append(name)
         log.warning("bench analysis: madmom's online tracker on %d files (about 15x real "
                     "time: minutes for a large corpus)", len(paths))
         try:
@@ -393,9 +421,9 @@ def _madmom_beats(python: str, material: list) -> list[dict]:
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or len(results) != len(paths):
         tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-        raise LiveAIError(f"madmom's tracker failed under {python} after {len(results)} of "
-                          f"{len(paths)} files: {tail or 'no message'} (scripts/setup_madmom.sh "
-                          "builds a working one)")
+        where = names[len(results)] if len(results) < len(names) else "the end"
+        raise LiveAIError(f"madmom's tracker under {python} stopped at {where} ({len(results)} "
+                          f"of {len(paths)} files done): {tail or 'no message'}")
     return results
 
 
@@ -573,7 +601,7 @@ def bench_analysis(data_dirs: list[Path], hop: int = 512, latency_s: float = 10.
                  f"{t_aubio / t_live:5.2f}")
     if madmom:
         madmom_s = sum(r["seconds"] for r in madmom)
-        lines.append(f"       madmom {audio_s / madmom_s:6.0f}x real time (online RNN + DBN "
+        lines.append(f"       madmom {audio_s / madmom_s:7.0f}x real time (online RNN + DBN "
                      "beats, its own process)")
     # Where liveai's time goes, hop by hop, on the first material (the demo groove).
     name, x, sr, _, _ = material[0]

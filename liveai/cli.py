@@ -400,7 +400,13 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from liveai.benchmarks import DEFAULT_DATA_DIR, bench_analysis, bench_audio, bench_control
+    from liveai.benchmarks import (
+        DEFAULT_DATA_DIR,
+        bench_analysis,
+        bench_audio,
+        bench_control,
+        madmom_interpreter,
+    )
 
     if args.bench == "visuals":
         from liveai.visuals.bench import bench_visuals
@@ -427,6 +433,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         for d in dirs:
             if not d.is_dir():
                 raise LiveAIError(f"--data {d}: no such folder")
+        if args.madmom:  # before minutes of analysis, not after
+            args.madmom = madmom_interpreter(args.madmom)
         if DEFAULT_DATA_DIR.is_dir():
             dirs.insert(0, DEFAULT_DATA_DIR)
         else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import mmap
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -159,7 +160,9 @@ class SharedRecord:
             (MAX_PROJECTORS,), STATUS_DTYPE, buffer=buf, offset=_STATUS_OFFSET
         )
         self._seq = self._header["seq"]  # 0-d view: reading it always reads shared memory
-        self._scratch = new_frame()  # a read lands here first, so a failed read changes nothing
+        # A read lands in its thread's scratch frame first, so a failed read changes nothing and
+        # two reader threads (Link, MIDI clock, OSC out) never copy into the same buffer.
+        self._scratch = threading.local()
         if not owner:
             if bytes(self._header["magic"]) != MAGIC:
                 raise ValueError(f"{self.path}: not a liveai shared record")
@@ -200,13 +203,14 @@ class SharedRecord:
     # -- the frame (engine writes, projectors read) ------------------------------------------
     def publish(self, frame: np.ndarray) -> None:
         """Write one FeatureFrame; readers never see it half-written. Engine only."""
-        if self._frame is None:  # closed: a late publish from a stopping thread is dropped
+        shared, header = self._frame, self._header  # close() may drop them meanwhile
+        if shared is None or header is None:  # closed: a stopping thread's late publish
             return
-        seq = int(self._seq)
-        self._header["seq"] = seq + 1  # odd: write in progress
-        self._frame[...] = frame
-        self._header["seq"] = seq + 2  # even: consistent
-        self._header["engine_heartbeat_ns"] = time.monotonic_ns()
+        seq = int(header["seq"])
+        header["seq"] = seq + 1  # odd: write in progress
+        shared[...] = frame
+        header["seq"] = seq + 2  # even: consistent
+        header["engine_heartbeat_ns"] = time.monotonic_ns()
 
     def read(self, out: np.ndarray, max_tries: int = 1000) -> int:
         """Copy the latest consistent frame into ``out``.
@@ -226,9 +230,12 @@ class SharedRecord:
             (``out`` then keeps what it had: the last good frame).
         """
         # Local references: close() from another thread drops the attributes, not the memory.
-        scratch, frame, seq = self._scratch, self._frame, self._seq
-        if seq is None or frame is None or scratch is None:  # closed: nothing new to read
+        local, frame, seq = self._scratch, self._frame, self._seq
+        if seq is None or frame is None or local is None:  # closed: nothing new to read
             return -1
+        scratch = getattr(local, "frame", None)
+        if scratch is None:  # this thread's first read
+            scratch = local.frame = new_frame()
         for _ in range(max_tries):
             s1 = int(seq)
             if s1 & 1:
@@ -241,8 +248,9 @@ class SharedRecord:
 
     @property
     def sequence(self) -> int:
-        """The current sequence counter (even when no write is in progress)."""
-        return int(self._seq)
+        """The current sequence counter (even when no write is in progress; -1 once closed)."""
+        seq = self._seq
+        return -1 if seq is None else int(seq)
 
     @property
     def engine_heartbeat_ns(self) -> int:

@@ -15,6 +15,11 @@ if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import madmom" 2>/dev/nul
     echo "madmom ready in $VENV"
     exit 0
 fi
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    echo "madmom 0.16.1 needs Python 3.11 (numpy 1.23 has no wheels for newer ones);" \
+         "name one: PYTHON=python3.11 $0" >&2
+    exit 1
+fi
 echo "building madmom 0.16.1 in $VENV (about 2 minutes)"
 "$PY" -m venv "$VENV"
 "$VENV/bin/pip" install -q --upgrade pip "setuptools<70" wheel

@@ -136,15 +136,15 @@ def decode_ramp(x: np.ndarray) -> np.ndarray:
     return np.rint(np.abs(x.astype(np.float64)) * 131072.0).astype(np.int64) - 1
 
 
-def assert_ramp_contiguous(x: np.ndarray, min_frames: int, jack_xruns: int = 0,
+def assert_ramp_contiguous(x: np.ndarray, min_frames: int, injector_xruns: int = 0,
                            period_frames: int = 1024) -> int:
     """Check the non-zero part of ``x`` is one unbroken ramp (no drop, no duplicate).
 
-    ``jack_xruns``: cycles JACK itself reported missed (its log plus the injecting client's
-    xrun callback). A missed cycle of the injecting client makes JACK hand on that client's
-    buffer from the cycle before — a whole period skipped or repeated before liveai sees a
-    sample — so up to two breaks per reported xrun are excused when each is exactly whole
-    periods. Anything else (a dropped or repeated block, a torn sample) still fails.
+    ``injector_xruns``: cycles jackd logged the injecting client late in (``peer_ramp``; see
+    :func:`ramp_xruns`). When that client misses a cycle, JACK hands on its buffer of the cycle
+    before: one period repeated and one skipped before liveai sees a sample. Such breaks are
+    excused — at most two per late cycle, each whole periods, adding up to no frames gained or
+    lost. A block liveai drops or repeats nets frames lost or gained, and always fails.
 
     Returns its length.
     """
@@ -155,13 +155,19 @@ def assert_ramp_contiguous(x: np.ndarray, min_frames: int, jack_xruns: int = 0,
     steps = np.diff(k) % 65536
     bad = np.flatnonzero(steps != 1)
     jump = (steps[bad] - 1 + 32768) % 65536 - 32768  # frames skipped (+) or repeated (-)
-    excused = (jack_xruns > 0 and bad.size <= 2 * jack_xruns
-               and bool(np.all(jump % period_frames == 0)))
+    excused = (injector_xruns > 0 and bad.size <= 2 * injector_xruns
+               and bool(np.all(jump % period_frames == 0)) and int(jump.sum()) == 0)
     assert bad.size == 0 or excused, (
         f"ramp broken at {bad.size} places, first at sample {bad[:5]}: steps {steps[bad[:5]]} "
-        f"(JACK reported {jack_xruns} xruns)"
+        f"(jackd logged the injecting client late {injector_xruns} times)"
     )
     return seg.size
+
+
+def ramp_xruns(server: JackServer) -> int:
+    """Cycles jackd logged the ramp injector (jack_peer.py's ``peer_ramp``) late in."""
+    time.sleep(0.1)  # jackd's log is read by a thread
+    return server.xruns_by_client.get("peer_ramp", 0)
 
 
 # -- X display ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -48,6 +49,8 @@ class JackServer:
         self.proc: subprocess.Popen | None = None
         #: Xruns jackd reported in its own log (an independent count of missed cycles).
         self.xruns = 0
+        #: The same, per client that was late (jackd names it: "client = NAME was not finished").
+        self.xruns_by_client: dict[str, int] = {}
 
     @property
     def env(self) -> dict[str, str]:
@@ -114,6 +117,10 @@ class JackServer:
         for line in proc.stdout:
             if "XRun" in line and "JackEngine" in line:
                 self.xruns += 1
+                late = re.search(r"client = (\S+)", line)
+                if late:
+                    name = late.group(1)
+                    self.xruns_by_client[name] = self.xruns_by_client.get(name, 0) + 1
             log.debug("jackd: %s", line.rstrip())
 
     def stop(self) -> None:
