@@ -70,10 +70,19 @@ def k_weighted_energy(block, coeffs, state, out, finite=False):  # pragma: no co
         out[c] = _k_weight_one(block, c, coeffs, state, finite)
 
 
-# Both loops below compute each biquad's first state as s0 = (b1 x + s1) - a1 y: from one
-# output to the next the recursion then waits on a multiply, a subtraction and the next
-# output's add (three operations, not four as in (b1 x - a1 y) + s1), a fifth faster for two
-# channels, a quarter for one. The two orders differ by float64 rounding only.
+@njit(cache=True, nogil=True, inline="always")
+def _tdf2(b0, b1, b2, a1, a2, x, s0, s1):  # pragma: no cover - compiled
+    """One transposed direct-form II biquad step on input ``x``: ``(y, s0, s1)`` after it.
+
+    Both loops below run every stage of every channel through this step (inlined, so the
+    interleaved pair keeps its recurrences in registers). Its first state is
+    s0 = (b1 x + s1) - a1 y: from one output to the next the recursion then waits on a
+    multiply, a subtraction and the next output's add (three operations, not four as in
+    (b1 x - a1 y) + s1), a fifth faster for two channels, a quarter for one. The two orders
+    differ by float64 rounding only.
+    """
+    y = b0 * x + s0
+    return y, (b1 * x + s1) - a1 * y, b2 * x - a2 * y
 
 
 @njit(cache=True, nogil=True)
@@ -100,20 +109,11 @@ def _k_weight_pair(block, c, coeffs, state, finite):  # pragma: no cover - compi
                 xc = 0.0
             if not np.isfinite(xd):
                 xd = 0.0
-        # Stage 1, the high shelf.
-        yc = s_b0 * xc + s0c
-        s0c = (s_b1 * xc + s1c) - s_a1 * yc
-        s1c = s_b2 * xc - s_a2 * yc
-        yd = s_b0 * xd + s0d
-        s0d = (s_b1 * xd + s1d) - s_a1 * yd
-        s1d = s_b2 * xd - s_a2 * yd
-        # Stage 2, the high-pass.
-        zc = h_b0 * yc + h0c
-        h0c = (h_b1 * yc + h1c) - h_a1 * zc
-        h1c = h_b2 * yc - h_a2 * zc
-        zd = h_b0 * yd + h0d
-        h0d = (h_b1 * yd + h1d) - h_a1 * zd
-        h1d = h_b2 * yd - h_a2 * zd
+        # Stage 1, the high shelf; stage 2, the high-pass.
+        yc, s0c, s1c = _tdf2(s_b0, s_b1, s_b2, s_a1, s_a2, xc, s0c, s1c)
+        yd, s0d, s1d = _tdf2(s_b0, s_b1, s_b2, s_a1, s_a2, xd, s0d, s1d)
+        zc, h0c, h1c = _tdf2(h_b0, h_b1, h_b2, h_a1, h_a2, yc, h0c, h1c)
+        zd, h0d, h1d = _tdf2(h_b0, h_b1, h_b2, h_a1, h_a2, yd, h0d, h1d)
         acc_c += zc * zc
         acc_d += zd * zd
     state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = s0c, s1c, h0c, h1c
@@ -134,12 +134,8 @@ def _k_weight_one(block, c, coeffs, state, finite):  # pragma: no cover - compil
         x = block[i, c]
         if not finite and not np.isfinite(x):
             x = 0.0
-        y = s_b0 * x + s0
-        s0 = (s_b1 * x + s1) - s_a1 * y
-        s1 = s_b2 * x - s_a2 * y
-        z = h_b0 * y + h0
-        h0 = (h_b1 * y + h1) - h_a1 * z
-        h1 = h_b2 * y - h_a2 * z
+        y, s0, s1 = _tdf2(s_b0, s_b1, s_b2, s_a1, s_a2, x, s0, s1)
+        z, h0, h1 = _tdf2(h_b0, h_b1, h_b2, h_a1, h_a2, y, h0, h1)
         acc += z * z
     state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = s0, s1, h0, h1
     return acc
